@@ -36,6 +36,11 @@ export function nodeGpu(): Promise<GpuContext> {
   return shared;
 }
 
+/** A second, independent device (tests of device loss; a worker that must not share the main device). */
+export function freshNodeGpuContext(): Promise<GpuContext> {
+  return requestGpuContext(dawn());
+}
+
 /** Destroys the device and drops the Dawn instance: a process holding one may otherwise never exit. */
 export async function closeNodeGpu(): Promise<void> {
   if (shared) {

@@ -65,7 +65,8 @@ export class Gpu {
   private uniformCpu = new Uint8Array(64 * 1024);
   private uniformUsed = 0;
   private uniformGpu: GPUBuffer;
-  private pendingError: GpuError | null = null;
+  private pendingErrors: GpuError[] = [];
+  private scopeChecks: Promise<void>[] = [];
   private lostListeners = new Set<(reason: string) => void>();
   private stagingFree: GPUBuffer[] = [];
   private lostReason: string | null = null;
@@ -84,7 +85,7 @@ export class Gpu {
     });
     this.device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
-      this.pendingError ??= new GpuError(`GPU error outside a scope: ${e.message}`, 'internal');
+      this.pendingErrors.push(new GpuError(`GPU error outside a scope: ${e.message}`, 'internal'));
     });
   }
 
@@ -140,9 +141,11 @@ export class Gpu {
         layout: 'auto',
         compute: { module, entryPoint: kernel.entryPoint ?? 'main', constants: kernel.constants },
       });
-      this.device.popErrorScope().then((err) => {
-        if (err) this.pendingError ??= new GpuError(`kernel ${kernel.name} failed to compile: ${err.message}`, 'validation');
-      });
+      this.watch(
+        this.device.popErrorScope().then((err) => {
+          if (err) this.pendingErrors.push(new GpuError(`kernel ${kernel.name} failed to compile: ${err.message}`, 'validation'));
+        }),
+      );
       this.pipelines.set(key, p);
     }
     return p;
@@ -204,10 +207,10 @@ export class Gpu {
     const report = (err: GPUError | null, kind: 'validation' | 'out-of-memory') => {
       if (!err) return;
       const recent = labels.slice(-8).join('; ');
-      this.pendingError ??= new GpuError(`GPU ${kind} error in a batch of ${labels.length} dispatches (last: ${recent}): ${err.message}`, kind);
+      this.pendingErrors.push(new GpuError(`GPU ${kind} error in a batch of ${labels.length} dispatches (last: ${recent}): ${err.message}`, kind));
     };
-    this.device.popErrorScope().then((e) => report(e, 'validation'));
-    this.device.popErrorScope().then((e) => report(e, 'out-of-memory'));
+    this.watch(this.device.popErrorScope().then((e) => report(e, 'validation')));
+    this.watch(this.device.popErrorScope().then((e) => report(e, 'out-of-memory')));
     this.encoder = null;
     this.batchLabels = [];
     this.uniformUsed = 0;
@@ -229,6 +232,7 @@ export class Gpu {
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
     this.stagingFree.push(staging);
+    await this.settleErrors();
     this.throwPending();
     return out;
   }
@@ -241,9 +245,17 @@ export class Gpu {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
-    // Error scopes resolve after the work; give their callbacks a turn before reporting.
-    await new Promise((r) => setTimeout(r, 0));
+    await this.settleErrors();
     this.throwPending();
+  }
+
+  /** Waits for every outstanding error-scope check, so all errors of the work so far are known. */
+  async settleErrors(): Promise<void> {
+    while (this.scopeChecks.length) {
+      const checks = this.scopeChecks;
+      this.scopeChecks = [];
+      await Promise.all(checks);
+    }
   }
 
   getStats(): GpuStats {
@@ -308,12 +320,21 @@ export class Gpu {
     return this.device.createBuffer({ size: Math.max(256, align(size, 256)), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback staging' });
   }
 
+  private watch(check: Promise<void>): void {
+    this.scopeChecks.push(check);
+    check.then(() => {
+      const i = this.scopeChecks.indexOf(check);
+      if (i >= 0) this.scopeChecks.splice(i, 1);
+    });
+  }
+
+  /** Throws the errors reported so far as one (the first one's kind; every message, in order). */
   private throwPending(): void {
-    if (this.pendingError) {
-      const e = this.pendingError;
-      this.pendingError = null;
-      throw e;
-    }
+    if (this.pendingErrors.length === 0) return;
+    const errors = this.pendingErrors;
+    this.pendingErrors = [];
+    if (errors.length === 1) throw errors[0];
+    throw new GpuError(errors.map((e) => e.message).join('\n'), errors[0].kind);
   }
 
   private throwIfLost(): void {
