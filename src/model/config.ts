@@ -1,0 +1,117 @@
+// SD3Transformer2DModel configuration: field names exactly as diffusers' config.json, so a real SD3/SD3.5
+// config loads as is. Presets: `tiny` (tests), `studio-s` (the built-in base), `sd3.5-medium` (real weights).
+
+export interface SD3Config {
+  sample_size: number; // latent (here: pixel) grid side the positions are laid out for
+  patch_size: number;
+  in_channels: number;
+  out_channels: number;
+  num_layers: number;
+  attention_head_dim: number;
+  num_attention_heads: number;
+  joint_attention_dim: number; // width of the text encoder's per-token states
+  caption_projection_dim: number; // context_embedder output; equals the inner dim in every SD3 release
+  pooled_projection_dim: number; // width of the pooled text vector
+  pos_embed_max_size: number;
+  /** Blocks with the SD3.5 second self-attention over image tokens (attn2, 9 modulation chunks). */
+  dual_attention_layers: number[];
+  qk_norm: 'rms_norm' | null;
+}
+
+/** Our additions that diffusers' config does not carry. */
+export interface ModelMeta {
+  id: string;
+  /** Resolution of the data in pixels (or latents) fed to the model. */
+  resolution: number;
+  /** Sigma shift of the noise schedule this model was trained with (SD3: 3.0). */
+  shift: number;
+  /** Text tokens the encoder produces per caption (context length). */
+  max_text_tokens: number;
+}
+
+export interface ModelPreset {
+  config: SD3Config;
+  meta: ModelMeta;
+}
+
+export const PRESETS: Record<string, ModelPreset> = {
+  // 2 layers, width 64, 4x4 tokens from 8x8 RGB: a forward+backward in milliseconds on SwiftShader.
+  tiny: {
+    config: {
+      sample_size: 8,
+      patch_size: 2,
+      in_channels: 3,
+      out_channels: 3,
+      num_layers: 2,
+      attention_head_dim: 16,
+      num_attention_heads: 4,
+      joint_attention_dim: 32,
+      caption_projection_dim: 64,
+      pooled_projection_dim: 32,
+      pos_embed_max_size: 8,
+      dual_attention_layers: [],
+      qk_norm: null,
+    },
+    meta: { id: 'tiny', resolution: 8, shift: 1, max_text_tokens: 8 },
+  },
+  // The built-in base: 32x32 RGB in pixel space, patch 4 -> 64 image tokens (+16 text tokens). Width 128 and
+  // 4 layers keep a training step near 1 GFLOP per image, so it pretrains on a CPU rasteriser and a SOAR
+  // step on a mid-range GPU takes tens of milliseconds.
+  'studio-s': {
+    config: {
+      sample_size: 32,
+      patch_size: 4,
+      in_channels: 3,
+      out_channels: 3,
+      num_layers: 4,
+      attention_head_dim: 32,
+      num_attention_heads: 4,
+      joint_attention_dim: 128,
+      caption_projection_dim: 128,
+      pooled_projection_dim: 128,
+      pos_embed_max_size: 8,
+      dual_attention_layers: [],
+      qk_norm: 'rms_norm',
+    },
+    meta: { id: 'studio-s', resolution: 32, shift: 1, max_text_tokens: 16 },
+  },
+  // stabilityai/stable-diffusion-3.5-medium transformer/config.json.
+  'sd3.5-medium': {
+    config: {
+      sample_size: 128,
+      patch_size: 2,
+      in_channels: 16,
+      out_channels: 16,
+      num_layers: 24,
+      attention_head_dim: 64,
+      num_attention_heads: 24,
+      joint_attention_dim: 4096,
+      caption_projection_dim: 1536,
+      pooled_projection_dim: 2048,
+      pos_embed_max_size: 384,
+      dual_attention_layers: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      qk_norm: 'rms_norm',
+    },
+    meta: { id: 'sd3.5-medium', resolution: 128, shift: 3, max_text_tokens: 77 },
+  },
+};
+
+export function innerDim(c: SD3Config): number {
+  return c.num_attention_heads * c.attention_head_dim;
+}
+
+/** Checks a config for the invariants the forward relies on; the message names the field. */
+export function validateConfig(c: SD3Config): void {
+  const inner = innerDim(c);
+  const fail = (m: string) => {
+    throw new Error(`invalid SD3 config: ${m}`);
+  };
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v === 'number' && (!Number.isInteger(v) || v <= 0)) fail(`${k} must be a positive integer, got ${v}`);
+  }
+  if (c.caption_projection_dim !== inner) fail(`caption_projection_dim ${c.caption_projection_dim} must equal num_attention_heads·attention_head_dim = ${inner}`);
+  if (c.sample_size % c.patch_size) fail(`sample_size ${c.sample_size} is not a multiple of patch_size ${c.patch_size}`);
+  if (c.sample_size / c.patch_size > c.pos_embed_max_size) fail(`pos_embed_max_size ${c.pos_embed_max_size} is smaller than the ${c.sample_size / c.patch_size}-patch grid`);
+  if (inner % 4) fail(`inner dim ${inner} must be a multiple of 4 (2D sin-cos positions)`);
+  for (const l of c.dual_attention_layers) if (l < 0 || l >= c.num_layers) fail(`dual_attention_layers has ${l}, outside 0..${c.num_layers - 1}`);
+}
