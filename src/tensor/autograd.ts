@@ -118,10 +118,18 @@ export function backward(root: Tensor, gradRoot?: Tensor): void {
   );
 }
 
+// Backward functions may return views that share storage with their output gradient or with each other
+// (an add passes dy to both inputs). Accumulating in place into such a gradient would corrupt the others, so a
+// shared gradient is copied before it is first accumulated into, and a leaf never keeps a shared one.
 function accumulate(engine: Engine, t: Tensor, g: Tensor, grads: Map<Tensor, Tensor>): void {
   if (t.node) {
-    const prev = grads.get(t);
+    let prev = grads.get(t);
     if (prev) {
+      if (prev.store.refs > 1) {
+        const own = engine.clone(prev);
+        prev.release();
+        grads.set(t, (prev = own));
+      }
       engine.axpy(prev, g);
       g.release();
     } else grads.set(t, g);
@@ -131,12 +139,19 @@ function accumulate(engine: Engine, t: Tensor, g: Tensor, grads: Map<Tensor, Ten
   if (t.grad) {
     engine.axpy(t.grad, g);
     g.release();
-  } else {
-    const own = engine.keep(g.shape.length === t.shape.length && g.shape.every((d, i) => d === t.shape[i]) ? g : g.reshape(t.shape));
-    if (own !== g) g.release();
-    own.name = `${t.name}.grad`;
-    t.grad = own;
+    return;
   }
+  const sameShape = g.shape.length === t.shape.length && g.shape.every((d, i) => d === t.shape[i]);
+  let own = g.store.refs > 1 ? engine.clone(g) : g;
+  if (own !== g) g.release();
+  if (!sameShape) {
+    const shaped = own.reshape(t.shape);
+    own.release();
+    own = shaped;
+  }
+  engine.keep(own);
+  own.name = `${t.name}.grad`;
+  t.grad = own;
 }
 
 function freeNode(t: Tensor): void {

@@ -66,6 +66,13 @@ export class Engine {
     return record(v, 'reshape', [of], [], (g) => [g.reshape(of.shape)]);
   }
 
+  /** A copy with its own storage (stream-ordered buffer copy, no kernel). */
+  clone(t: Tensor, name = t.name): Tensor {
+    const c = this.empty(t.shape, name);
+    if (t.size > 0) this.gpu.copy(t.buffer, 0, c.buffer, 0, t.size * 4);
+    return c;
+  }
+
   /** Writes `value` into every element (one dispatch). */
   fill(t: Tensor, value: number): void {
     if (t.size === 0) return;

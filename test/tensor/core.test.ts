@@ -83,3 +83,18 @@ describe('engine core', () => {
     p.release();
   });
 });
+
+describe('autograd with shared gradients', () => {
+  it('accumulating into a gradient never writes through to the caller\'s tensor', async () => {
+    const { backward } = await import('../../src/tensor/autograd');
+    const e = await getEngine();
+    const p = e.parameter([0, 0], [2], 'p');
+    const seed = e.fromArray([1, 2], [2], 'seed');
+    e.scope(() => backward(p.reshape([2]), seed));
+    e.scope(() => backward(p.reshape([2]), seed));
+    expect(Array.from(await p.grad!.toArray())).toEqual([2, 4]);
+    expect(Array.from(await seed.toArray())).toEqual([1, 2]); // the caller's seed is untouched
+    p.release();
+    seed.release();
+  });
+});
