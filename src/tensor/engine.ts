@@ -121,6 +121,11 @@ export class Engine {
     } finally {
       this.scopes.pop();
     }
+    if (result && typeof (result as { then?: unknown }).then === 'function') {
+      // The scope would release the tensors at the callback's first await, while it still uses them.
+      for (const t of mine) t.release();
+      throw new Error('Engine.scope: the callback returned a promise; scopes are synchronous (record the GPU work inside, await reads outside)');
+    }
     for (const t of collectTensors(result)) {
       mine.delete(t);
       this.track(t); // hand it to the enclosing scope
