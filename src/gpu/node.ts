@@ -20,7 +20,11 @@ function dawn(): GPU {
   const require = createRequire(import.meta.url);
   const { create, globals } = require('webgpu') as { create: (flags: string[]) => GPU; globals: object };
   Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, GPUShaderStage...
-  instance = create([]);
+  // Dawn zero-fills workgroup memory before every dispatch (WGSL guarantees it), and SwiftShader compiles that
+  // fill slowly (~80 ms of CPU per KiB of workgroup memory, per pipeline). Our kernels initialise what they
+  // read, so the Node runs skip it: tiled-kernel tests compile ~50x faster, and a kernel that reads workgroup
+  // memory it never wrote fails here instead of being hidden by the fill. SOAR_WORKGROUP_INIT=1 restores it.
+  instance = create(process.env.SOAR_WORKGROUP_INIT ? [] : ['enable-dawn-features=disable_workgroup_init']);
   return instance;
 }
 
