@@ -1,0 +1,153 @@
+// Training configuration. Field names are the reference trainer's command-line names (HY-SOAR
+// train_soar_sd3_5m.py) so a config translates one to one; `method` and `train_mode` are ours.
+import type { StochasticStep } from './rollout';
+import type { WeightingScheme } from './schedule';
+
+export type Method = 'sft' | 'soar';
+export type LrScheduler = 'constant' | 'constant_with_warmup' | 'cosine';
+
+export interface TrainConfig {
+  method: Method;
+  /** 'lora' trains adapters on a frozen base; 'full' trains every base parameter (pretraining). */
+  train_mode: 'lora' | 'full';
+  seed: number;
+  max_train_steps: number;
+  train_batch_size: number;
+  gradient_accumulation_steps: number;
+  learning_rate: number;
+  lr_scheduler: LrScheduler;
+  lr_warmup_steps: number;
+  adam_beta1: number;
+  adam_beta2: number;
+  adam_epsilon: number;
+  adam_weight_decay: number;
+  max_grad_norm: number;
+  weighting_scheme: WeightingScheme;
+  logit_mean: number;
+  logit_std: number;
+  /** Probability that a whole batch trains on the empty caption (one draw per batch, as the reference). */
+  cond_dropout_rate: number;
+  // SOAR (ignored by SFT; lambda_aux = 0 reproduces SFT exactly in the same code path)
+  lambda_aux: number;
+  trajectory_length: number;
+  num_rollout_paths: number;
+  num_sampling_steps: number;
+  sde_rollout_type: StochasticStep;
+  sde_noise_scale: number;
+  cfg_scale_sampling: number;
+  /** Aux items per forward/backward chunk (0 = all at once); the gradient is the same, memory is not. */
+  aux_micro_batch: number;
+  // LoRA
+  rank: number;
+  lora_alpha: number;
+  lora_targets: string[];
+  // Schedule
+  /** Sigma shift of the base model (SD3: 3.0; the built-in base: 1.0). */
+  shift: number;
+  checkpointing_steps: number;
+  validation_steps: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  method: 'soar',
+  train_mode: 'lora',
+  seed: 42,
+  max_train_steps: 200,
+  train_batch_size: 4,
+  gradient_accumulation_steps: 1,
+  learning_rate: 1e-3,
+  lr_scheduler: 'constant',
+  lr_warmup_steps: 0,
+  adam_beta1: 0.9,
+  adam_beta2: 0.999,
+  adam_epsilon: 1e-8,
+  adam_weight_decay: 1e-2,
+  max_grad_norm: 1,
+  weighting_scheme: 'logit_normal',
+  logit_mean: 0,
+  logit_std: 1,
+  cond_dropout_rate: 0,
+  lambda_aux: 1,
+  trajectory_length: 6,
+  num_rollout_paths: 1,
+  num_sampling_steps: 40,
+  sde_rollout_type: 'flow_sde',
+  sde_noise_scale: 0.5,
+  cfg_scale_sampling: 4.5,
+  aux_micro_batch: 0,
+  rank: 4,
+  lora_alpha: 4,
+  lora_targets: ['attn.to_q', 'attn.to_k', 'attn.to_v', 'attn.to_out.0', 'attn.add_q_proj', 'attn.add_k_proj', 'attn.add_v_proj', 'attn.to_add_out'],
+  shift: 1,
+  checkpointing_steps: 50,
+  validation_steps: 25,
+};
+
+/** Problems with a config, each naming the field and what is allowed. Empty when valid. */
+export function validateTrainConfig(c: TrainConfig): string[] {
+  const errs: string[] = [];
+  const int = (k: keyof TrainConfig, min: number) => {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < min) errs.push(`${k} must be an integer ≥ ${min}, got ${v}`);
+  };
+  const num = (k: keyof TrainConfig, min: number, max = Infinity, openMin = false) => {
+    const v = c[k] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (openMin && v === min)) {
+      errs.push(`${k} must be a number in ${openMin ? '(' : '['}${min}, ${max === Infinity ? '∞)' : max + ']'}, got ${v}`);
+    }
+  };
+  if (c.method !== 'sft' && c.method !== 'soar') errs.push(`method must be "sft" or "soar", got ${JSON.stringify(c.method)}`);
+  if (c.train_mode !== 'lora' && c.train_mode !== 'full') errs.push(`train_mode must be "lora" or "full"`);
+  int('seed', 0);
+  int('max_train_steps', 1);
+  int('train_batch_size', 1);
+  int('gradient_accumulation_steps', 1);
+  num('learning_rate', 0, 1, true);
+  if (!['constant', 'constant_with_warmup', 'cosine'].includes(c.lr_scheduler)) errs.push(`lr_scheduler must be constant, constant_with_warmup or cosine`);
+  int('lr_warmup_steps', 0);
+  num('adam_beta1', 0, 1);
+  num('adam_beta2', 0, 1);
+  num('adam_epsilon', 0, 1, true);
+  num('adam_weight_decay', 0, 1);
+  num('max_grad_norm', 0);
+  if (c.weighting_scheme !== 'logit_normal' && c.weighting_scheme !== 'uniform') errs.push('weighting_scheme must be logit_normal or uniform');
+  num('logit_std', 0, 10, true);
+  num('logit_mean', -10, 10);
+  num('cond_dropout_rate', 0, 1);
+  num('lambda_aux', 0, 100);
+  int('trajectory_length', 0);
+  int('num_rollout_paths', 1);
+  int('num_sampling_steps', 1);
+  if (!['simple', 'sde', 'flow_sde', 'cps'].includes(c.sde_rollout_type)) errs.push('sde_rollout_type must be simple, sde, flow_sde or cps');
+  num('sde_noise_scale', 0, 10);
+  num('cfg_scale_sampling', 0, 50);
+  int('aux_micro_batch', 0);
+  if (c.train_mode === 'lora') {
+    int('rank', 1);
+    num('lora_alpha', 0, Infinity, true);
+    if (!c.lora_targets.length) errs.push('lora_targets must name at least one module');
+  }
+  num('shift', 0, 100, true);
+  int('checkpointing_steps', 1);
+  int('validation_steps', 1);
+  return errs;
+}
+
+/** Learning rate at optimizer step `step` (0-based). */
+export function learningRate(c: TrainConfig, step: number): number {
+  const warm = c.lr_scheduler === 'constant' ? 0 : c.lr_warmup_steps;
+  if (step < warm) return (c.learning_rate * (step + 1)) / warm;
+  if (c.lr_scheduler !== 'cosine') return c.learning_rate;
+  const progress = Math.min(1, (step - warm) / Math.max(1, c.max_train_steps - warm));
+  return c.learning_rate * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+/** Transformer forwards and backwards per step, relative to SFT's 1 + 1 (for the UI and the benchmark). */
+export function stepCost(c: TrainConfig): { forwards: number; backwards: number; relativeToSft: number } {
+  if (c.method === 'sft' || c.lambda_aux === 0 || c.trajectory_length === 0) return { forwards: 1, backwards: 1, relativeToSft: 1 };
+  const aux = c.trajectory_length * c.num_rollout_paths;
+  const forwards = 1 + 1 + aux; // main, the unconditional rollout branch (the conditional one reuses v0), aux
+  const backwards = 1 + aux;
+  // A backward costs about twice a forward (LoRA: the frozen weights' gradient is skipped, so a bit less).
+  return { forwards, backwards, relativeToSft: (forwards + 2 * backwards) / 3 };
+}
