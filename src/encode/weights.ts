@@ -1,0 +1,96 @@
+// Text encoder weights on the host: random initialisation, and the safetensors file that ships a trained
+// encoder together with its config and vocabulary (in the header's __metadata__), so one file is enough to
+// rebuild the tokenizer and the model identically in the browser and in Node.
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { SeededRandom } from '../model/random';
+import { textParameterSpecs, validateTextEncoderConfig, type TextEncoderConfig, type TextParamSpec } from './config';
+import { FIRST_WORD_ID, validateVocabulary, type VocabularyJson } from './tokenizer';
+
+/** A host-side state dict: name → shape and float32 data. */
+export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
+
+export const TEXT_ENCODER_FORMAT = 'soar-text-encoder';
+
+function initialValues(spec: TextParamSpec, rng: SeededRandom): Float32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  switch (spec.init) {
+    case 'zeros':
+      break;
+    case 'ones':
+      out.fill(1);
+      break;
+    case 'normal0.02':
+    case 'normal0.01': {
+      const std = spec.init === 'normal0.02' ? 0.02 : 0.01;
+      for (let i = 0; i < n; i++) out[i] = std * rng.normal();
+      break;
+    }
+    case 'xavier': {
+      const fanOut = spec.shape[0];
+      const fanIn = n / fanOut;
+      const bound = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
+      break;
+    }
+  }
+  return out;
+}
+
+/** Fresh weights, reproducible from the seed (the same on every host). */
+export function initTextWeights(c: TextEncoderConfig, seed: number): HostWeights {
+  validateTextEncoderConfig(c);
+  const rng = new SeededRandom(seed);
+  const out: HostWeights = new Map();
+  for (const spec of textParameterSpecs(c)) out.set(spec.name, { shape: spec.shape, data: initialValues(spec, rng) });
+  return out;
+}
+
+/** Throws naming every missing or misshapen parameter; unknown names are an error too (a wrong file). */
+export function checkTextWeights(c: TextEncoderConfig, w: ReadonlyMap<string, { shape: readonly number[] }>): void {
+  const specs = textParameterSpecs(c);
+  const problems: string[] = [];
+  for (const s of specs) {
+    const t = w.get(s.name);
+    if (!t) problems.push(`missing ${s.name}`);
+    else if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      problems.push(`${s.name} is [${t.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+    }
+  }
+  const known = new Set(specs.map((s) => s.name));
+  for (const name of w.keys()) if (!known.has(name)) problems.push(`unexpected ${name}`);
+  if (problems.length) throw new Error(`text encoder weights: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? ` (and ${problems.length - 8} more)` : ''}`);
+}
+
+/** The tokenizer of `vocab` must produce exactly the ids and the length the encoder was built for. */
+export function checkVocabularyFits(c: TextEncoderConfig, vocab: VocabularyJson): void {
+  const rows = FIRST_WORD_ID + vocab.words.length + vocab.buckets;
+  if (rows !== c.vocab_size) throw new Error(`text encoder: the vocabulary has ${rows} ids, the encoder's vocab_size is ${c.vocab_size}`);
+  if (vocab.max_length !== c.max_position_embeddings) {
+    throw new Error(`text encoder: the vocabulary's max_length ${vocab.max_length} differs from max_position_embeddings ${c.max_position_embeddings}`);
+  }
+}
+
+/** The safetensors bytes of an encoder: weights (F32 by default) + config and vocabulary as metadata. */
+export function saveTextEncoder(c: TextEncoderConfig, vocab: VocabularyJson, w: HostWeights, dtype: 'F32' | 'F16' = 'F32'): Uint8Array {
+  checkTextWeights(c, w);
+  checkVocabularyFits(c, vocab);
+  const tensors = new Map<string, TensorToWrite>(w);
+  return writeSafetensors(tensors, { format: TEXT_ENCODER_FORMAT, config: JSON.stringify(c), vocabulary: JSON.stringify(vocab) }, dtype);
+}
+
+/** Reads what saveTextEncoder wrote; every part is validated (the file may come from anywhere). */
+export function loadTextEncoder(bytes: Uint8Array): { config: TextEncoderConfig; vocab: VocabularyJson; weights: HostWeights } {
+  const file = readSafetensors(bytes);
+  const meta = file.metadata;
+  if (meta.format !== TEXT_ENCODER_FORMAT) throw new Error(`loadTextEncoder: metadata format is ${JSON.stringify(meta.format)}, expected ${TEXT_ENCODER_FORMAT}`);
+  const config = JSON.parse(meta.config ?? 'null') as TextEncoderConfig;
+  validateTextEncoderConfig(config);
+  const vocab = JSON.parse(meta.vocabulary ?? 'null') as VocabularyJson;
+  validateVocabulary(vocab);
+  checkVocabularyFits(config, vocab);
+  const weights: HostWeights = new Map();
+  for (const [name, t] of file.tensors) weights.set(name, { shape: t.shape, data: t.data });
+  checkTextWeights(config, weights);
+  return { config, vocab, weights };
+}

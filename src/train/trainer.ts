@@ -1,0 +1,350 @@
+// The training loop around `trainStep`: data order, text embeddings, AdamW with the LR schedule, gradient
+// accumulation, asynchronous metrics, NaN refusal, a fixed-seed validation loss, and checkpoints that resume
+// exactly (weights, Adam moments, step, RNG counter, data order).
+//
+// A step records its GPU work and returns; its metrics are read back while the next step is recorded, so the
+// GPU never idles waiting for the CPU to look at a loss.
+import type { EmbeddingCache } from '../encode/cache';
+import { zeroGrad } from '../tensor/autograd';
+import type { Engine } from '../tensor/engine';
+import { AdamW } from '../tensor/ops/optim';
+import { Rng } from '../tensor/ops/rng';
+import { lerp, sub } from '../tensor/ops/elementwise';
+import { mean, perSampleMse } from '../tensor/ops/reduce';
+import type { Tensor } from '../tensor/tensor';
+import { LoraSet } from '../model/lora';
+import type { MMDiT } from '../model/mmdit';
+import { SeededRandom } from '../model/random';
+import { learningRate, validateTrainConfig, type TrainConfig } from './config';
+import { sampleT, shiftSigma, timestepOf } from './schedule';
+import { trainStep, type StepResult, type Unconditional } from './step';
+
+export interface TrainingExample {
+  /** [C, H, W] in [-1, 1] at the model's resolution. */
+  image: Float32Array;
+  caption: string;
+}
+
+export interface TrainingData {
+  readonly size: number;
+  example(index: number): TrainingExample;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  loss_main: number;
+  loss_aux: number | null;
+  aux_per_sample: number;
+  grad_norm: number;
+  lr: number;
+  ms_per_step: number;
+  skipped: boolean;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(readonly step: number, what: string) {
+    super(`step ${step}: ${what} is not finite (NaN or Inf); the update was refused and training stopped. ` +
+      'The last checkpoint is intact. Lower the learning rate or max_grad_norm, or check the data, then resume.');
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+interface HostBatch {
+  examples: TrainingExample[];
+  context: Float32Array;
+  pooled: Float32Array;
+}
+
+export interface DataOrder {
+  epoch: number;
+  cursor: number;
+}
+
+export interface Checkpoint {
+  config: TrainConfig;
+  step: number;
+  rng: { seed: [number, number]; counter: string };
+  order: DataOrder;
+  /** Trainable tensors by name (LoRA A/B in post-training, every base weight in pretraining). */
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+  adam: { steps: number[]; m: Float32Array[]; v: Float32Array[] };
+  history: StepMetrics[];
+  validation: Array<{ step: number; loss: number }>;
+}
+
+export interface TrainerOptions {
+  /** Examples the validation loss is measured on (default: the first 8 training examples). */
+  validation?: TrainingData;
+  validationCount?: number;
+}
+
+/** Fixed seed of the validation draws: the same noise and t for every run and every method. */
+const VALIDATION_SEED = 0x5eed;
+
+export class Trainer {
+  step = 0;
+  readonly history: StepMetrics[] = [];
+  readonly validation: Array<{ step: number; loss: number }> = [];
+  readonly lora: LoraSet | null;
+  private readonly optimizer: AdamW;
+  private rng: Rng;
+  private order: DataOrder = { epoch: 0, cursor: 0 };
+  private permutation: Uint32Array;
+  private lastStepEnd = 0;
+  private stopped: Error | null = null;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly model: MMDiT,
+    readonly embeddings: EmbeddingCache,
+    readonly data: TrainingData,
+    readonly config: TrainConfig,
+    private readonly uncond: Unconditional,
+    private readonly opts: TrainerOptions,
+  ) {
+    const errs = validateTrainConfig(config);
+    if (errs.length) throw new Error(`invalid training config: ${errs.join('; ')}`);
+    if (data.size === 0) throw new Error('the dataset is empty: add images with captions');
+    if (config.train_mode === 'lora') {
+      model.setTrainable(false);
+      this.lora = LoraSet.create(engine, config.method, model.config, { rank: config.rank, alpha: config.lora_alpha, targets: config.lora_targets }, config.seed);
+      model.adapters = [...model.adapters.filter((a) => a.name !== config.method), this.lora];
+    } else {
+      model.setTrainable(true);
+      this.lora = null;
+    }
+    this.optimizer = new AdamW(this.parameters(), {
+      lr: config.learning_rate,
+      beta1: config.adam_beta1,
+      beta2: config.adam_beta2,
+      eps: config.adam_epsilon,
+      weightDecay: config.adam_weight_decay,
+      maxGradNorm: config.max_grad_norm,
+    });
+    this.rng = new Rng(config.seed);
+    this.permutation = epochPermutation(data.size, config.seed, 0);
+  }
+
+  static async create(engine: Engine, model: MMDiT, embeddings: EmbeddingCache, data: TrainingData, config: TrainConfig, opts: TrainerOptions = {}): Promise<Trainer> {
+    const u = await embeddings.unconditional();
+    const uncond: Unconditional = {
+      context: engine.keep(engine.fromArray(u.context, [1, u.context.length / model.config.joint_attention_dim, model.config.joint_attention_dim], 'uncond.context')),
+      pooled: engine.keep(engine.fromArray(u.pooled, [1, u.pooled.length], 'uncond.pooled')),
+    };
+    return new Trainer(engine, model, embeddings, data, config, uncond, opts);
+  }
+
+  parameters(): Tensor[] {
+    return this.lora ? this.lora.parameters() : this.model.parameters();
+  }
+
+  get done(): boolean {
+    return this.step >= this.config.max_train_steps;
+  }
+
+  /**
+   * Records and submits one optimizer step (gradient_accumulation_steps micro-batches). Resolves as soon as the
+   * work is submitted, with a promise of the step's metrics that settles when the GPU has produced them, so the
+   * caller can record the next step meanwhile. The metrics promise rejects with NonFiniteLossError on NaN/Inf
+   * (the update itself was refused on the GPU), and later steps refuse to run.
+   */
+  async trainStep(opts: { capture?: (r: StepResult) => void } = {}): Promise<{ metrics: Promise<StepMetrics> }> {
+    if (this.stopped) throw this.stopped;
+    const e = this.engine;
+    const cfg = this.config;
+    const step = this.step;
+    const lr = learningRate(cfg, step);
+    this.optimizer.hp.lr = lr;
+    const accum = cfg.gradient_accumulation_steps;
+    const hostBatches: HostBatch[] = [];
+    for (let a = 0; a < accum; a++) hostBatches.push(await this.nextBatch());
+    const reads = e.scope(() => {
+      const parts: Array<{ loss: Tensor; main: Tensor; aux: Tensor | null }> = [];
+      const nAux: number[] = [];
+      for (const hb of hostBatches) {
+        const r = trainStep(this.model, this.upload(hb), this.uncond, cfg, this.rng, { capture: Boolean(opts.capture) });
+        opts.capture?.(r);
+        parts.push({ loss: r.loss, main: r.lossMain, aux: r.lossAux });
+        nAux.push(r.nAux);
+      }
+      const report = this.optimizer.step(1 / accum);
+      zeroGrad(this.parameters());
+      return { parts, nAux, report };
+    });
+    this.step++;
+    const now = performance.now();
+    const ms = this.lastStepEnd ? now - this.lastStepEnd : 0;
+    this.lastStepEnd = now;
+    // Issue the reads now (this submits the step); await them only in the returned promise.
+    const valuesP = Promise.all(reads.parts.map(async (p) => ({ loss: await p.loss.item(), main: await p.main.item(), aux: p.aux ? await p.aux.item() : null })));
+    const optP = reads.report.read();
+    const metrics = (async (): Promise<StepMetrics> => {
+      const [values, opt] = await Promise.all([valuesP, optP]);
+      for (const p of reads.parts) for (const t of [p.loss, p.main, p.aux]) t?.release();
+      const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      const auxValues = values.map((v) => v.aux).filter((v): v is number => v !== null);
+      const m: StepMetrics = {
+        step: step + 1,
+        loss: avg(values.map((v) => v.loss)),
+        loss_main: avg(values.map((v) => v.main)),
+        loss_aux: auxValues.length ? avg(auxValues) : null,
+        aux_per_sample: avg(reads.nAux) / cfg.train_batch_size,
+        grad_norm: opt.norm,
+        lr,
+        ms_per_step: ms,
+        skipped: opt.skipped,
+      };
+      if (opt.skipped || !Number.isFinite(m.loss)) {
+        this.stopped = new NonFiniteLossError(step + 1, opt.skipped ? 'the gradient norm' : 'the loss');
+        throw this.stopped;
+      }
+      // Reads of consecutive steps may settle out of order: keep the history sorted by step.
+      let at = this.history.length;
+      while (at > 0 && this.history[at - 1].step > m.step) at--;
+      this.history.splice(at, 0, m);
+      return m;
+    })();
+    metrics.catch(() => undefined); // the caller sees the rejection; this only avoids an unhandled-rejection report
+    return { metrics };
+  }
+
+  /** Runs steps until `max_train_steps` (or `count` more), keeping one step of metrics in flight. */
+  async run(count = Infinity, onMetrics?: (m: StepMetrics) => void): Promise<void> {
+    let pending: Promise<StepMetrics> | null = null;
+    for (let i = 0; i < count && !this.done; i++) {
+      const { metrics } = await this.trainStep();
+      if (pending) onMetrics?.(await pending);
+      pending = metrics;
+    }
+    if (pending) onMetrics?.(await pending);
+  }
+
+  /**
+   * The flow-matching (SFT) loss on the validation examples with fixed noise and t, without gradient: the
+   * same draws for every run, so SFT and SOAR curves are comparable.
+   */
+  async validationLoss(): Promise<number> {
+    const e = this.engine;
+    const data = this.opts.validation ?? this.data;
+    const n = Math.min(this.opts.validationCount ?? 8, data.size);
+    const examples = Array.from({ length: n }, (_, i) => data.example(i));
+    const emb = await this.embeddings.stacked(examples.map((x) => x.caption));
+    const rng = new Rng(VALIDATION_SEED);
+    const loss = e.noGrad(() =>
+      e.scope(() => {
+        const z0 = this.imageBatch(examples);
+        const z1 = rng.randn(e, z0.shape, 'val.z1');
+        const normals = rng.randnHost(n);
+        const uniforms = rng.randHost(n);
+        const sigma = Float32Array.from({ length: n }, (_, i) => shiftSigma(sampleT(this.config.weighting_scheme, normals[i], uniforms[i], this.config.logit_mean, this.config.logit_std), this.config.shift));
+        const v = this.model.forward({
+          x: lerp(z0, z1, e.fromArray(sigma, [n])),
+          timestep: e.fromArray(sigma.map(timestepOf), [n]),
+          context: e.fromArray(emb.context, [n, emb.context.length / (n * this.model.config.joint_attention_dim), this.model.config.joint_attention_dim]),
+          pooled: e.fromArray(emb.pooled, [n, emb.pooled.length / n]),
+        });
+        return mean(perSampleMse(v, sub(z1, z0)));
+      }),
+    );
+    const value = await loss.item();
+    loss.release();
+    this.validation.push({ step: this.step, loss: value });
+    return value;
+  }
+
+  async checkpoint(): Promise<Checkpoint> {
+    const tensors: Checkpoint['tensors'] = {};
+    for (const t of this.parameters()) tensors[t.name] = { shape: [...t.shape], data: await t.toArray() };
+    const rng = this.rng.toJSON();
+    return {
+      config: this.config,
+      step: this.step,
+      rng: { seed: [rng.seed[0], rng.seed[1]], counter: rng.counter },
+      order: { ...this.order },
+      tensors,
+      adam: await this.optimizer.state(),
+      history: [...this.history],
+      validation: [...this.validation],
+    };
+  }
+
+  /** Restores a checkpoint taken from a trainer with the same config and data: the run continues exactly. */
+  restore(ck: Checkpoint): void {
+    const params = this.parameters();
+    for (const p of params) {
+      const saved = ck.tensors[p.name];
+      if (!saved) throw new Error(`checkpoint has no ${p.name}: it was made with another model or LoRA config`);
+      if (saved.data.length !== p.size) throw new Error(`checkpoint ${p.name} has ${saved.data.length} values, the model needs ${p.size}`);
+      this.engine.gpu.write(p.buffer, saved.data);
+    }
+    this.optimizer.load(ck.adam);
+    this.step = ck.step;
+    this.rng = Rng.fromJSON(ck.rng);
+    this.order = { ...ck.order };
+    this.permutation = epochPermutation(this.data.size, this.config.seed, this.order.epoch);
+    this.history.splice(0, this.history.length, ...ck.history);
+    this.validation.splice(0, this.validation.length, ...ck.validation);
+    this.stopped = null;
+  }
+
+  release(): void {
+    this.optimizer.dispose();
+    this.uncond.context.release();
+    this.uncond.pooled.release();
+    if (this.lora) {
+      this.model.adapters = this.model.adapters.filter((a) => a !== this.lora);
+      this.lora.release();
+    }
+  }
+
+  // -------------------------------------------------------------------------- data
+
+  private async nextBatch(): Promise<HostBatch> {
+    const B = this.config.train_batch_size;
+    const examples: TrainingExample[] = [];
+    for (let i = 0; i < B; i++) {
+      if (this.order.cursor >= this.data.size) {
+        this.order = { epoch: this.order.epoch + 1, cursor: 0 };
+        this.permutation = epochPermutation(this.data.size, this.config.seed, this.order.epoch);
+      }
+      examples.push(this.data.example(this.permutation[this.order.cursor++]));
+    }
+    const emb = await this.embeddings.stacked(examples.map((x) => x.caption));
+    return { examples, context: emb.context, pooled: emb.pooled };
+  }
+
+  private upload(hb: HostBatch) {
+    const B = hb.examples.length;
+    const J = this.model.config.joint_attention_dim;
+    const e = this.engine;
+    return {
+      z0: this.imageBatch(hb.examples),
+      context: e.fromArray(hb.context, [B, hb.context.length / (B * J), J], 'context'),
+      pooled: e.fromArray(hb.pooled, [B, hb.pooled.length / B], 'pooled'),
+    };
+  }
+
+  private imageBatch(examples: TrainingExample[]): Tensor {
+    const c = this.model.config;
+    const per = examples[0].image.length;
+    const side = Math.round(Math.sqrt(per / c.in_channels));
+    const data = new Float32Array(per * examples.length);
+    examples.forEach((x, i) => {
+      if (x.image.length !== per) throw new Error(`training image ${i} has ${x.image.length} values, expected ${per}`);
+      data.set(x.image, i * per);
+    });
+    return this.engine.fromArray(data, [examples.length, c.in_channels, side, side], 'z0');
+  }
+}
+
+/** The data order of an epoch: a permutation from (seed, epoch), so a resumed run sees the same batches. */
+export function epochPermutation(n: number, seed: number, epoch: number): Uint32Array {
+  const rng = new SeededRandom((seed * 0x9e3779b1 + epoch * 0x85ebca77) >>> 0);
+  const p = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
