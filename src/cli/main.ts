@@ -1,0 +1,168 @@
+// `npm run soar -- <command> [--flag value ...]`: the headless studio on Dawn.
+//   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
+//   train      --base DIR --data builtin:clean[:N] --method sft|soar --steps N --out RUN [--config cfg.json]
+//              [--resume] [--<any TrainConfig field> value]
+//   sample     --base DIR [--lora FILE] --prompt "..." [--seed N --steps N --cfg W --count N] --out grid.png
+// Every command prints what it did; errors say what was wrong and exit non-zero.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeNodeGpu, nodeGpu } from '../gpu/node';
+import { Gpu } from '../gpu/runtime';
+import { Engine } from '../tensor/engine';
+import { builtinData } from '../data/source';
+import type { SplitName } from '../data/builtin/dataset';
+import { builtinVocabulary } from '../encode/builtin-vocab';
+import { loadBase, randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
+import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
+import { gridPng } from '../io/png';
+import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
+import { Trainer, type TrainingData } from '../train/trainer';
+import { Rng } from '../tensor/ops/rng';
+import { modelVelocity, sample } from '../sample/sampler';
+import { ProgressBar } from './progress';
+import { parseArgs, type Args } from './args';
+
+const USAGE = `usage: npm run soar -- <command> [options]
+  init-base --preset tiny|studio-s [--seed 1] --out DIR
+  train     --base DIR --data builtin:clean[:COUNT] --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
+            any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
+  sample    --base DIR --prompt "a red circle" [--count 4 --seed 0 --steps 20 --cfg 4.5] --out grid.png`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const args = parseArgs(rest);
+  const engine = new Engine(new Gpu(await nodeGpu()));
+  try {
+    switch (command) {
+      case 'init-base':
+        return await initBase(engine, args);
+      case 'train':
+        return await train(engine, args);
+      case 'sample':
+        return await sampleCommand(engine, args);
+      default:
+        console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        return 2;
+    }
+  } finally {
+    engine.gpu.destroy();
+    await closeNodeGpu();
+  }
+}
+
+async function initBase(engine: Engine, args: Args): Promise<number> {
+  const preset = args.string('preset', 'tiny');
+  const seed = args.int('seed', 1);
+  const out = args.required('out');
+  const base = randomBase(engine, preset, builtinVocabulary(presetTokens(preset)), seed);
+  writeBase(out, await saveBase(base, `${preset}-random-${seed}`, 'randomly initialised; not trained'));
+  console.log(`wrote a random ${preset} base to ${out}`);
+  return 0;
+}
+
+function presetTokens(preset: string): number {
+  return preset === 'tiny' ? 8 : 16;
+}
+
+function readBase(engine: Engine, dir: string): LoadedBase {
+  const manifestPath = join(dir, 'model.json');
+  if (!existsSync(manifestPath)) throw new Error(`${dir} is not a base model: it has no model.json (create one with init-base)`);
+  const manifest = readFileSync(manifestPath, 'utf8');
+  const m = JSON.parse(manifest) as { files: { transformer: string; text_encoder: string } };
+  return loadBase(engine, {
+    manifest,
+    transformer: new Uint8Array(readFileSync(join(dir, m.files.transformer))),
+    textEncoder: new Uint8Array(readFileSync(join(dir, m.files.text_encoder))),
+  });
+}
+
+function writeBase(dir: string, files: Awaited<ReturnType<typeof saveBase>>): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'model.json'), files.manifest);
+  writeFileSync(join(dir, 'transformer.safetensors'), files.transformer);
+  writeFileSync(join(dir, 'text_encoder.safetensors'), files.textEncoder);
+}
+
+export function dataFrom(spec: string, resolution: number): TrainingData {
+  const m = /^builtin:(broad|clean)(?::(\d+))?$/.exec(spec);
+  if (m) return builtinData(m[1] as SplitName, m[2] ? Number(m[2]) : m[1] === 'clean' ? 512 : 4096, resolution);
+  throw new Error(`--data ${JSON.stringify(spec)}: use builtin:clean[:COUNT] or builtin:broad[:COUNT] (folders are read by the studio; CLI folder support is not there yet)`);
+}
+
+/** Training config from defaults, the base's shift, a JSON file, and flags (in that order). */
+export function trainConfigFrom(args: Args, base: LoadedBase): TrainConfig {
+  let cfg: TrainConfig = { ...DEFAULT_TRAIN, shift: base.manifest.meta.shift };
+  const file = args.optional('config');
+  if (file) cfg = { ...cfg, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<TrainConfig>) };
+  for (const key of Object.keys(DEFAULT_TRAIN) as Array<keyof TrainConfig>) {
+    const v = args.optional(key);
+    if (v === undefined) continue;
+    const def = DEFAULT_TRAIN[key];
+    (cfg as unknown as Record<string, unknown>)[key] = typeof def === 'number' ? Number(v) : Array.isArray(def) ? v.split(',') : v;
+  }
+  const method = args.optional('method');
+  if (method) cfg.method = method as TrainConfig['method'];
+  const steps = args.optional('steps');
+  if (steps) cfg.max_train_steps = Number(steps);
+  const errs = validateTrainConfig(cfg);
+  if (errs.length) throw new Error(`invalid training config:\n  ${errs.join('\n  ')}`);
+  return cfg;
+}
+
+async function train(engine: Engine, args: Args): Promise<number> {
+  const base = readBase(engine, args.required('base'));
+  const cfg = trainConfigFrom(args, base);
+  const out = args.required('out');
+  mkdirSync(out, { recursive: true });
+  const data = dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution);
+  const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg);
+  const ckPath = join(out, 'checkpoint.safetensors');
+  if (args.flag('resume')) {
+    if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist`);
+    trainer.restore(checkpointFromBytes(new Uint8Array(readFileSync(ckPath))));
+    console.log(`resumed at step ${trainer.step}`);
+  }
+  console.log(`training ${cfg.method.toUpperCase()} ${cfg.train_mode} on ${base.manifest.id}: ${data.size} examples, ${cfg.max_train_steps} steps, batch ${cfg.train_batch_size}`);
+  const bar = new ProgressBar(cfg.max_train_steps, cfg.method, trainer.step);
+  const save = async () => writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
+  await trainer.run(Infinity, (m) => {
+    bar.update(m.step, `loss ${m.loss.toFixed(4)}${m.loss_aux !== null ? ` aux ${m.loss_aux.toFixed(4)}` : ''}`);
+  });
+  await trainer.validationLoss();
+  await save();
+  writeFileSync(join(out, 'metrics.json'), JSON.stringify({ config: cfg, history: trainer.history, validation: trainer.validation }, null, 1));
+  console.log(`wrote ${ckPath} and metrics.json (validation loss ${trainer.validation.at(-1)?.loss.toFixed(5)})`);
+  trainer.release();
+  return 0;
+}
+
+async function sampleCommand(engine: Engine, args: Args): Promise<number> {
+  const base = readBase(engine, args.required('base'));
+  const prompt = args.string('prompt', '');
+  const count = args.int('count', 4);
+  const steps = args.int('steps', 20);
+  const cfgScale = Number(args.string('cfg', '4.5'));
+  const seed = args.int('seed', 0);
+  const out = args.required('out');
+  const res = base.manifest.meta.resolution;
+  const C = base.manifest.config.in_channels;
+  const cond = await base.embeddings.stacked(new Array(count).fill(prompt));
+  const unc = await base.embeddings.stacked(new Array(count).fill(''));
+  const J = base.manifest.config.joint_attention_dim;
+  const rng = new Rng(seed);
+  const img = engine.scope(() => {
+    const mk = (s: typeof cond) => ({ context: engine.fromArray(s.context, [count, s.context.length / (count * J), J]), pooled: engine.fromArray(s.pooled, [count, s.pooled.length / count]) });
+    const z1 = rng.randn(engine, [count, C, res, res], 'z1');
+    return sample(engine, modelVelocity(base.model), z1, mk(cond), mk(unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, rng).image;
+  });
+  const data = await img.toArray();
+  const per = C * res * res;
+  const images = Array.from({ length: count }, (_, i) => data.slice(i * per, (i + 1) * per));
+  writeFileSync(out, gridPng(images, { scale: 4 }));
+  console.log(`wrote ${count} samples of ${JSON.stringify(prompt)} to ${out}`);
+  return 0;
+}

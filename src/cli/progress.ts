@@ -1,0 +1,42 @@
+// A terminal progress bar with rate and ETA, redrawn in place on a TTY and printed every few percent otherwise
+// (CI logs stay short).
+
+export class ProgressBar {
+  private start = performance.now();
+  private lastPrinted = -1;
+
+  constructor(
+    private readonly total: number,
+    private readonly label: string,
+    /** Work already done before this bar started (a resumed run): excluded from the rate. */
+    private readonly startAt = 0,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  update(done: number, extra = ''): void {
+    const frac = this.total ? Math.min(1, done / this.total) : 1;
+    const elapsed = (performance.now() - this.start) / 1000;
+    const rate = (done - this.startAt) / Math.max(elapsed, 1e-9);
+    const eta = rate > 0 ? (this.total - done) / rate : Infinity;
+    const width = 28;
+    const filled = Math.round(frac * width);
+    const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${rate.toFixed(2)} it/s ETA ${fmtTime(eta)}${extra ? '  ' + extra : ''}`;
+    if (this.out.isTTY) {
+      this.out.write(`\r${line.slice(0, (this.out.columns ?? 120) - 1)}\x1b[K`);
+      if (done >= this.total) this.out.write('\n');
+    } else {
+      const pct = Math.floor(frac * 10);
+      if (pct !== this.lastPrinted || done >= this.total) {
+        this.lastPrinted = pct;
+        this.out.write(line + '\n');
+      }
+    }
+  }
+}
+
+export function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '--:--';
+  const m = Math.floor(s / 60);
+  const sec = Math.floor(s % 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
+}
