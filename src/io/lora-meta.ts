@@ -1,0 +1,102 @@
+// `__metadata__` of our LoRA files: what we write, and what we read back from ours and from other writers.
+import type { LoraSet } from '../model/lora';
+import type { TrainConfig } from '../train/config';
+
+/** The format tag in `__metadata__.format`; the major version changes only with an incompatible layout. */
+export const LORA_FORMAT = 'soar-studio-lora/1';
+const FORMAT_FAMILY = 'soar-studio-lora/';
+
+export type LoraNaming = 'peft' | 'kohya';
+
+export interface LoraExportInfo {
+  baseModelId: string;
+  baseModelHash: string;
+  method: 'sft' | 'soar';
+  /** The training hyper-parameters to record (any subset of TrainConfig). */
+  config?: Partial<TrainConfig>;
+  steps: number;
+}
+
+export function exportMetadata(set: LoraSet, info: LoraExportInfo, naming: LoraNaming): Record<string, string> {
+  const meta: Record<string, string> = {
+    format: LORA_FORMAT,
+    lora_rank: String(set.config.rank),
+    lora_alpha: String(set.config.alpha),
+    target_modules: JSON.stringify(set.config.targets),
+    method: info.method,
+    base_model_id: info.baseModelId,
+    base_model_hash: info.baseModelHash,
+    steps: String(info.steps),
+    hyperparameters: JSON.stringify(info.config ?? {}),
+    naming,
+    // Readers of our PEFT files must not apply lora_alpha again: it is already in lora_B.
+    alpha_folded: naming === 'peft' ? 'true' : 'false',
+  };
+  // The preview strength is folded into the weights too; recorded so the file says why they are scaled.
+  if (set.strength !== 1) meta.strength_folded = String(set.strength);
+  if (naming === 'kohya') {
+    // sd-scripts' own metadata keys, which UIs and model sites read to show rank and alpha.
+    meta.ss_network_module = 'networks.lora_sd3';
+    meta.ss_network_dim = String(set.config.rank);
+    meta.ss_network_alpha = String(set.config.alpha);
+  }
+  return meta;
+}
+
+/** What our own metadata says (null for files written by other tools). */
+export interface OurMetadata {
+  rank: number;
+  alpha: number;
+  targets: string[];
+  /** PEFT files: lora_B already holds alpha/rank·strength. */
+  folded: boolean;
+  baseModelId: string;
+  baseModelHash: string;
+}
+
+/** Parses our metadata; a problem (a newer format, a broken field) is thrown as a message. */
+export function readOurMetadata(meta: Record<string, string>): OurMetadata | null {
+  const format = meta.format ?? '';
+  if (!format.startsWith(FORMAT_FAMILY)) return null;
+  if (format !== LORA_FORMAT) throw new Error(`the file is in format ${format}; this version reads ${LORA_FORMAT}: update SOAR Studio`);
+  const rank = Number(meta.lora_rank);
+  const alpha = Number(meta.lora_alpha);
+  let targets: unknown;
+  try {
+    targets = JSON.parse(meta.target_modules ?? 'null');
+  } catch {
+    targets = null;
+  }
+  if (!Number.isInteger(rank) || rank < 1) throw new Error(`metadata lora_rank is ${JSON.stringify(meta.lora_rank)}, not a positive integer`);
+  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`metadata lora_alpha is ${JSON.stringify(meta.lora_alpha)}, not a positive number`);
+  if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) throw new Error(`metadata target_modules is not a JSON list of names`);
+  return {
+    rank,
+    alpha,
+    targets: targets as string[],
+    folded: meta.alpha_folded === 'true',
+    baseModelId: meta.base_model_id ?? '',
+    baseModelHash: meta.base_model_hash ?? '',
+  };
+}
+
+/**
+ * A network-wide alpha other writers record: a plain `lora_alpha`, or diffusers' `lora_adapter_metadata`
+ * (a JSON of the PEFT LoraConfig, keys possibly prefixed `transformer.`). Null when there is none.
+ */
+export function externalAlpha(meta: Record<string, string>): number | null {
+  const candidates: unknown[] = [meta.lora_alpha];
+  if (meta.lora_adapter_metadata) {
+    try {
+      const cfg = JSON.parse(meta.lora_adapter_metadata) as Record<string, unknown>;
+      candidates.push(cfg['transformer.lora_alpha'], cfg.lora_alpha);
+    } catch {
+      // Unreadable: treat as absent (the tensors may still carry .alpha).
+    }
+  }
+  for (const c of candidates) {
+    const v = Number(c);
+    if (c !== undefined && c !== null && c !== '' && Number.isFinite(v) && v > 0) return v;
+  }
+  return null;
+}
