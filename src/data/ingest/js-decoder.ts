@@ -1,0 +1,53 @@
+// The pure-JS decoder used in Node (tests, CLI): PNG with our decoder over fflate's inflate, JPEG with jpeg-js
+// (pure JS, no dependencies, loaded on first use so it stays out of bundles that never meet a JPEG). WebP has no
+// small pure-JS decoder, so it is reported as unavailable here; the browser decoder reads it.
+//
+// Differences from the browser path, by design: no EXIF orientation (a phone photo stored sideways stays
+// sideways; createImageBitmap rotates it) and no colour management (ICC profiles are ignored; the browser converts
+// to sRGB). The resize is coverResize (resize.ts), the same in both when the browser decoder runs with resize: 'js'.
+import { decodePng } from './png-decode';
+import { ImageDecodeError, type DecodedImage, type ImageDecoder, type ImageMime } from './types';
+
+type JpegDecode = (data: Uint8Array, opts: { useTArray: true; formatAsRGBA: true; tolerantDecoding: boolean; maxMemoryUsageInMB: number }) => { width: number; height: number; data: Uint8Array };
+
+let jpegDecode: Promise<JpegDecode> | undefined;
+
+function loadJpeg(): Promise<JpegDecode> {
+  // jpeg-js is CommonJS: its functions are on the namespace or under `default` depending on the loader.
+  jpegDecode ??= import('jpeg-js').then((m) => {
+    const mod = m as unknown as { decode?: JpegDecode; default?: { decode: JpegDecode } };
+    const fn = mod.decode ?? mod.default?.decode;
+    if (!fn) throw new Error('jpeg-js has no decode export');
+    return fn;
+  });
+  return jpegDecode;
+}
+
+export interface JsDecoderOptions {
+  /** jpeg-js's memory cap per image (default 1024 MiB; its own default of 512 refuses some 40 MP photos). */
+  maxJpegMemoryMB?: number;
+}
+
+export function createJsImageDecoder(opts: JsDecoderOptions = {}): ImageDecoder {
+  return {
+    name: 'the built-in JS decoder (PNG, JPEG)',
+    async decode(bytes: Uint8Array, mime: ImageMime): Promise<DecodedImage> {
+      if (mime === 'image/png') return decodePng(bytes);
+      if (mime === 'image/jpeg') {
+        const decode = await loadJpeg();
+        let img: { width: number; height: number; data: Uint8Array };
+        try {
+          // tolerantDecoding off: a truncated JPEG is an error here, not a half-grey image to train on.
+          img = decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: opts.maxJpegMemoryMB ?? 1024 });
+        } catch (e) {
+          throw new ImageDecodeError('corrupt', `the JPEG data is damaged or unsupported (${e instanceof Error ? e.message : String(e)})`);
+        }
+        if (!img.width || !img.height || img.data.length !== img.width * img.height * 4) {
+          throw new ImageDecodeError('corrupt', 'the JPEG decoded to no pixels');
+        }
+        return { width: img.width, height: img.height, rgba: new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length) };
+      }
+      throw new ImageDecodeError('unavailable', 'WebP decoding is only available in the browser: load the folder in the studio, or convert the image to PNG or JPEG for the command line');
+    },
+  };
+}

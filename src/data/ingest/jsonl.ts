@@ -1,0 +1,58 @@
+// JSONL parsing that keeps line numbers, for reporting bad lines precisely instead of failing the whole file.
+import { decodeCaptionText } from './caption';
+
+export interface JsonlRow {
+  /** 1-based line number in the file. */
+  line: number;
+  value: Record<string, unknown>;
+}
+
+export interface JsonlBadLine {
+  line: number;
+  error: string;
+}
+
+export interface ParsedJsonl {
+  rows: JsonlRow[];
+  bad: JsonlBadLine[];
+}
+
+/** Blank lines are skipped silently; a line that is not a JSON object is a bad line with the parser's message. */
+export function parseJsonl(bytes: Uint8Array): ParsedJsonl {
+  const text = decodeCaptionText(bytes).text; // also drops a BOM
+  const rows: JsonlRow[] = [];
+  const bad: JsonlBadLine[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      bad.push({ line: i + 1, error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      bad.push({ line: i + 1, error: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}` });
+      return;
+    }
+    rows.push({ line: i + 1, value: value as Record<string, unknown> });
+  });
+  return { rows, bad };
+}
+
+/** The first line that parses as an object, without parsing the rest (format detection). */
+export function firstJsonlObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  const text = decodeCaptionText(bytes.subarray(0, Math.min(bytes.length, 1 << 20))).text;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '') continue;
+    try {
+      const v: unknown = JSON.parse(line);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      // a bad first line does not decide the format; try the next one
+    }
+  }
+  return undefined;
+}
