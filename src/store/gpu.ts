@@ -37,6 +37,8 @@ export function reduceGpu(state: GpuState, m: WorkerToUi): GpuState {
       return { ...state, errors: [...state.errors, { stage: m.stage, message: m.message }] };
     case 'gpu/lost':
       return { ...state, lost: { reason: m.reason, message: m.message } };
+    default:
+      return state; // messages for the other stores
   }
 }
 

@@ -1,18 +1,131 @@
 // The typed message protocol between the UI (main thread) and the studio worker, which owns the GPU.
 // Messages are plain structured-cloneable objects; every one has a `type` so both sides can switch on it.
+// Images travel as RGBA8 (`Uint8ClampedArray`, width·height·4) ready for `new ImageData(...)`; large byte
+// payloads (LoRA files) are transferred, not copied.
 import type { AdapterSummary } from '../gpu/device';
 import type { SelfTestResult } from '../gpu/selftest';
+import type { StepMetrics } from '../train/trainer';
+import type { TrainConfig } from '../train/config';
 
-/** UI -> worker. */
+// ------------------------------------------------------------------------------------------------ shared types
+
+/** An image for display: RGBA8, row-major. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+}
+
+export interface BaseInfo {
+  id: string;
+  preset: string;
+  /** 'builtin': the shipped pretrained base; 'random': randomly initialised (no pretrained base for this preset). */
+  source: 'builtin' | 'random';
+  resolution: number;
+  parameters: number;
+  trainable: boolean;
+}
+
+export interface DatasetSummary {
+  /** 'builtin:clean' or the dropped folder's name. */
+  name: string;
+  format: string;
+  count: number;
+  resolution: number;
+  /** The ingestion report as text (downloadable) and counts per skip reason. */
+  reportText: string;
+  skipped: Record<string, number>;
+  warnings: Record<string, number>;
+  /** First examples for the preview grid (id, caption, thumbnail at the model resolution). */
+  preview: Array<{ id: string; caption: string; path: string; image: RgbaImage }>;
+}
+
+export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'stopped' | 'error';
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  method: 'sft' | 'soar';
+  config: TrainConfig;
+  status: RunStatus;
+  step: number;
+  /** The step of the last checkpoint written to IndexedDB. */
+  checkpointStep: number;
+  history: StepMetrics[];
+  validation: Array<{ step: number; loss: number }>;
+  error?: { message: string; advice: string };
+  createdAt: number;
+}
+
+export interface TrajectoryFrame {
+  /** One training sample of the current batch: z0, z_sigma0, the rollout state ẑ1, the K re-noised states z'
+   *  with their sigma and the x̂0 = z' − sigma'·v' the model implies at each. */
+  runId: string;
+  step: number;
+  sigma0: number;
+  sigma1: number | null;
+  z0: RgbaImage;
+  zSigma0: RgbaImage;
+  rollout: RgbaImage | null;
+  aux: Array<{ sigma: number; state: RgbaImage; target: RgbaImage; predictedX0: RgbaImage }>;
+}
+
+export interface CompareRequest {
+  prompts: string[];
+  seed: number;
+  steps: number;
+  cfgScale: number;
+  /** Run ids whose LoRA is applied (base is always included as the first column). */
+  runs: string[];
+  captureTrajectory: boolean;
+}
+
+export interface CompareColumn {
+  label: string; // 'base', 'SFT (run name)', 'SOAR (run name)'
+  runId: string | null;
+  images: RgbaImage[]; // one per prompt, same seeds across columns
+  /** Denoising trajectory per prompt (state at each level) when asked for. */
+  trajectories: RgbaImage[][] | null;
+  /** Evaluator scores when the prompts come from the built-in dataset. */
+  scores: { overall: number; perTask: Record<string, number> } | null;
+}
+
+// ------------------------------------------------------------------------------------------------ UI -> worker
+
 export type UiToWorker =
   /** Acquire the adapter and device (once; later probes repeat the last answers) and run the self-test. */
-  { type: 'gpu/probe' };
+  | { type: 'gpu/probe' }
+  /** Load the base model of a preset (the shipped one when present, else a random one). */
+  | { type: 'base/load'; preset: string }
+  /** Use the built-in dataset (split and count). */
+  | { type: 'data/builtin'; split: 'clean' | 'broad'; count: number }
+  /** Ingest dropped or picked files: File objects with their relative paths, collected on the main thread. */
+  | { type: 'data/files'; name: string; files: Array<{ path: string; file: File }> }
+  /** Edit one caption (the dropped files are never modified; the edit lives in the studio's copy). */
+  | { type: 'data/caption'; id: string; caption: string }
+  /** Start runs (method 'both' is expanded by the UI into an SFT and a SOAR run, interleaved step by step). */
+  | { type: 'run/start'; runs: Array<{ id: string; name: string; config: TrainConfig }>; interleave: boolean }
+  | { type: 'run/pause'; id: string }
+  | { type: 'run/resume'; id: string }
+  | { type: 'run/stop'; id: string }
+  | { type: 'run/delete'; id: string }
+  /** Restore the runs stored in IndexedDB (after a reload). */
+  | { type: 'runs/restore' }
+  | { type: 'trajectory/watch'; runId: string | null }
+  | { type: 'compare/sample'; request: CompareRequest }
+  | { type: 'lora/export'; runId: string; naming: 'peft' | 'kohya'; dtype: 'F32' | 'F16' }
+  | { type: 'lora/import'; name: string; bytes: ArrayBuffer }
+  | { type: 'project/export' }
+  | { type: 'project/import'; bytes: ArrayBuffer }
+  | { type: 'bundle/export'; runId: string }
+  | { type: 'storage/estimate' };
 
 /** Why the studio cannot use WebGPU: the browser has none, the page is not a secure context (so the browser
  *  hides it), or it gave no adapter or no device. */
 export type UnavailableReason = 'no-webgpu' | 'insecure-context' | 'no-adapter' | 'no-device';
 
-/** Worker -> UI. */
+// ------------------------------------------------------------------------------------------------ worker -> UI
+
 export type WorkerToUi =
   | { type: 'gpu/adapter'; summary: AdapterSummary; description: string }
   | { type: 'gpu/unavailable'; reason: UnavailableReason; message: string; advice: string }
@@ -20,6 +133,26 @@ export type WorkerToUi =
   /** Something failed that is not "WebGPU is missing": a device error, a failing self-test dispatch, a worker
    *  that did not load. */
   | { type: 'gpu/error'; stage: 'device' | 'selftest' | 'worker'; message: string }
-  | { type: 'gpu/lost'; reason: string; message: string };
+  | { type: 'gpu/lost'; reason: string; message: string }
+  | { type: 'base/ready'; base: BaseInfo }
+  | { type: 'base/error'; message: string; advice: string }
+  | { type: 'data/progress'; phase: 'scan' | 'decode' | 'encode'; done: number; total: number }
+  | { type: 'data/ready'; dataset: DatasetSummary }
+  | { type: 'data/error'; message: string; advice: string }
+  | { type: 'run/update'; run: RunSummary }
+  /** Incremental metrics (cheaper than a whole RunSummary every step). */
+  | { type: 'run/metrics'; runId: string; metrics: StepMetrics; stepsPerSecond: number; etaSeconds: number }
+  | { type: 'run/validation'; runId: string; step: number; loss: number }
+  | { type: 'runs/restored'; runs: RunSummary[] }
+  | { type: 'trajectory/frame'; frame: TrajectoryFrame }
+  | { type: 'compare/progress'; done: number; total: number }
+  | { type: 'compare/result'; columns: CompareColumn[]; prompts: string[] }
+  | { type: 'compare/error'; message: string }
+  | { type: 'file/download'; fileName: string; mime: string; bytes: ArrayBuffer }
+  | { type: 'lora/imported'; runId: string; warnings: string[] }
+  | { type: 'lora/error'; message: string }
+  | { type: 'storage/estimate'; usage: number; quota: number; persisted: boolean }
+  /** A failed write to IndexedDB (quota): shown with what to do, never swallowed. */
+  | { type: 'storage/error'; message: string; advice: string };
 
 export type WorkerMessageType = WorkerToUi['type'];
