@@ -37,7 +37,8 @@ export class BufferPool {
     readonly maxBindingBytes: number,
   ) {}
 
-  acquire(bytes: number, label: string): PooledBuffer {
+  /** `avoidBatch`: prefer a free buffer whose last use was not in that batch (see Gpu.allocForUpload). */
+  acquire(bytes: number, label: string, avoidBatch = -1): PooledBuffer {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new RangeError(`buffer size ${bytes} for ${label} is not a size`);
     const size = sizeClass(bytes);
     if (size > this.maxBindingBytes) {
@@ -47,7 +48,13 @@ export class BufferPool {
       );
     }
     const list = this.free.get(size);
-    const reused = list?.pop();
+    let reused: { buffer: GPUBuffer; lastBatch: number } | undefined;
+    if (list?.length) {
+      let k = list.length - 1;
+      if (avoidBatch >= 0) while (k >= 0 && list[k].lastBatch === avoidBatch) k--;
+      // None clean: take a fresh buffer rather than force an early submit (the pool grows to the working set).
+      if (k >= 0) reused = list.splice(k, 1)[0];
+    }
     let buffer: GPUBuffer;
     let lastBatch = 0;
     if (reused) {

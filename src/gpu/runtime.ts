@@ -107,6 +107,15 @@ export class Gpu {
     return this.pool.acquire(bytes, label);
   }
 
+  /**
+   * A buffer to upload into: preferably one the batch being recorded has not used, so that `write` need not
+   * submit the batch early (queue.writeBuffer would otherwise overtake recorded commands).
+   */
+  allocForUpload(bytes: number, label: string): PooledBuffer {
+    this.throwIfLost();
+    return this.pool.acquire(bytes, label, this.encoder ? this.batchId : -1);
+  }
+
   release(buf: PooledBuffer): void {
     this.pool.release(buf);
   }
@@ -315,9 +324,12 @@ export class Gpu {
   }
 
   private takeStaging(size: number): GPUBuffer {
-    const i = this.stagingFree.findIndex((s) => s.size >= size && s.size <= size * 4);
+    // Staging buffers come in 256-byte multiples; reuse one up to 4x the need (metric scalars, images, weights
+    // each find their own).
+    const need = Math.max(256, align(size, 256));
+    const i = this.stagingFree.findIndex((s) => s.size >= need && s.size <= need * 4);
     if (i >= 0) return this.stagingFree.splice(i, 1)[0];
-    return this.device.createBuffer({ size: Math.max(256, align(size, 256)), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback staging' });
+    return this.device.createBuffer({ size: need, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback staging' });
   }
 
   private watch(check: Promise<void>): void {

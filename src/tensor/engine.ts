@@ -47,7 +47,7 @@ export class Engine {
   fromArray(data: ArrayLike<number>, shape: Shape, name = ''): Tensor {
     const size = shapeSize(shape);
     if (data.length !== size) throw new RangeError(`fromArray ${name}: ${data.length} values for shape ${fmtShape(shape)} (${size})`);
-    const buf = this.gpu.alloc(Math.max(4, size * 4), name || `tensor${fmtShape(shape)}`);
+    const buf = this.gpu.allocForUpload(Math.max(4, size * 4), name || `tensor${fmtShape(shape)}`);
     const t = new Tensor(this, shape, new Storage(this.gpu, buf), name);
     if (size > 0) this.gpu.write(buf, data instanceof Float32Array ? data : Float32Array.from(data));
     return t;

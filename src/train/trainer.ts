@@ -182,6 +182,8 @@ export class Trainer {
     const metrics = (async (): Promise<StepMetrics> => {
       const [values, opt] = await Promise.all([valuesP, optP]);
       for (const p of reads.parts) for (const t of [p.loss, p.main, p.aux]) t?.release();
+      reads.report.norm.release();
+      reads.report.skipped.release();
       const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
       const auxValues = values.map((v) => v.aux).filter((v): v is number => v !== null);
       const m: StepMetrics = {
