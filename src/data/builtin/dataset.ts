@@ -1,0 +1,119 @@
+// The built-in procedural dataset: splits, and sample(i) as a pure function of (seed, split, i).
+//
+//  - broad: unlimited, for pretraining the base. Random task mix, every (colour, shape) pair, wider variation
+//    (background level, object size, colour jitter) so the base learns the whole space.
+//  - clean: 512 samples by default (any index works), for post-training. Tasks in strict rotation (balanced),
+//    tighter variation, and no held-out (colour, shape) pair anywhere in an image (see heldout.ts).
+//
+// A sample: { image: Float32Array [3, H, W] in [-1, 1], caption, spec (what the caption asks: parseCaption(caption)
+// gives it back exactly), scene (everything drawn: per object shape/colour/size/centre/radius; background) }.
+
+import { captionOf } from './captions';
+import { draftFor, type DraftOptions } from './drafts';
+import { isHeldOutPair } from './heldout';
+import { layoutObjects, type LayoutOptions } from './layout';
+import { hashSeed, Rng } from './prng';
+import { renderScene } from './render';
+import type { PromptSpec, Scene } from './spec';
+import { BACKGROUND_LEVEL, TASKS, type Task } from './vocab';
+
+export type SplitName = 'broad' | 'clean';
+export const SPLITS: readonly SplitName[] = ['broad', 'clean'];
+
+export const DEFAULT_SEED = 1234;
+export const DEFAULT_IMAGE_SIZE = 32;
+export const CLEAN_COUNT = 512;
+/** builtinSplit('broad') without a count materialises this many (the stream itself is unlimited). */
+export const BROAD_DEFAULT_COUNT = 4096;
+
+export interface BuiltinOptions {
+  seed?: number;
+  /** Image side in pixels (square); 32 by default, 16 and 64 work too. */
+  size?: number;
+}
+
+export interface BuiltinDescription {
+  split: SplitName;
+  index: number;
+  caption: string;
+  spec: PromptSpec;
+  scene: Scene;
+}
+
+export interface BuiltinSample extends BuiltinDescription {
+  /** CHW float32 in [-1, 1]. */
+  image: Float32Array;
+}
+
+interface SplitProfile {
+  taskOf(index: number, rng: Rng): Task;
+  draft: DraftOptions;
+  radiusJitter: number;
+  /** Background grey level range, sRGB [0, 1]. */
+  background: readonly [number, number];
+}
+
+/** Task mix of `broad`: the relational and attribute tasks are the hard ones, so they get more weight. */
+const BROAD_TASK_WEIGHTS: Readonly<Record<Task, number>> = {
+  single_object: 0.12,
+  two_object: 0.12,
+  counting: 0.16,
+  colors: 0.16,
+  position: 0.22,
+  color_attr: 0.22,
+};
+
+const PROFILES: Readonly<Record<SplitName, SplitProfile>> = {
+  broad: {
+    taskOf: (_i, rng) => TASKS[rng.weighted(TASKS.map((t) => BROAD_TASK_WEIGHTS[t]))],
+    draft: { allow: () => true, colorJitter: 0.05, sizeWordRate: 0.5 },
+    radiusJitter: 0.08,
+    background: [BACKGROUND_LEVEL - 0.06, BACKGROUND_LEVEL + 0.06],
+  },
+  clean: {
+    taskOf: (i) => TASKS[i % TASKS.length],
+    draft: { allow: (c, s) => !isHeldOutPair(c, s), colorJitter: 0, sizeWordRate: 0.5 },
+    radiusJitter: 0.03,
+    background: [BACKGROUND_LEVEL - 0.02, BACKGROUND_LEVEL + 0.02],
+  },
+};
+
+function checkIndex(index: number): void {
+  if (!Number.isSafeInteger(index) || index < 0) throw new Error(`builtin dataset: bad index ${index}`);
+}
+
+/** Caption, spec and scene of one sample, without rendering it (cheap: used for statistics and split checks). */
+export function describeBuiltinSample(split: SplitName, index: number, opts: BuiltinOptions = {}): BuiltinDescription {
+  checkIndex(index);
+  const profile = PROFILES[split];
+  const size = opts.size ?? DEFAULT_IMAGE_SIZE;
+  const rng = new Rng(hashSeed(opts.seed ?? DEFAULT_SEED, split, index));
+  const task = profile.taskOf(index, rng);
+  const draft = draftFor(task, rng, profile.draft);
+  const layout: LayoutOptions = { size, radiusJitter: profile.radiusJitter };
+  const objects = layoutObjects(draft.objects, rng, layout, draft.relation);
+  const g = rng.uniform(profile.background[0], profile.background[1]);
+  const scene: Scene = { width: size, height: size, background: [g, g, g], objects };
+  // Layout may shrink large objects that do not fit; a caption that names a size must say what was drawn.
+  const spec: PromptSpec = {
+    ...draft.spec,
+    objects: draft.spec.objects.map((o, k) => (o.size ? { ...o, size: objects[k].size } : o)),
+  };
+  return { split, index, caption: captionOf(spec), spec, scene };
+}
+
+export function builtinSample(split: SplitName, index: number, opts: BuiltinOptions = {}): BuiltinSample {
+  const d = describeBuiltinSample(split, index, opts);
+  return { ...d, image: renderScene(d.scene) };
+}
+
+/** The first `count` samples of a split (clean: 512 by default; broad: 4096 by default, or use the stream). */
+export function builtinSplit(name: SplitName, count?: number, opts: BuiltinOptions = {}): BuiltinSample[] {
+  const n = count ?? (name === 'clean' ? CLEAN_COUNT : BROAD_DEFAULT_COUNT);
+  return Array.from({ length: n }, (_, i) => builtinSample(name, i, opts));
+}
+
+/** Unlimited stream of a split, from index `start` (for pretraining on `broad`). */
+export function* builtinStream(name: SplitName, opts: BuiltinOptions = {}, start = 0): Generator<BuiltinSample> {
+  for (let i = start; ; i++) yield builtinSample(name, i, opts);
+}
