@@ -2,8 +2,8 @@
 // encoder together with its config and vocabulary (in the header's __metadata__), so one file is enough to
 // rebuild the tokenizer and the model identically in the browser and in Node.
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
-import { SeededRandom } from '../model/random';
-import { textParameterSpecs, validateTextEncoderConfig, type TextEncoderConfig, type TextParamSpec } from './config';
+import { SeededRandom, initialValues } from '../model/random';
+import { textParameterSpecs, validateTextEncoderConfig, type TextEncoderConfig } from './config';
 import { FIRST_WORD_ID, validateVocabulary, type VocabularyJson } from './tokenizer';
 
 /** A host-side state dict: name → shape and float32 data. */
@@ -11,38 +11,12 @@ export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
 
 export const TEXT_ENCODER_FORMAT = 'soar-text-encoder';
 
-function initialValues(spec: TextParamSpec, rng: SeededRandom): Float32Array {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  switch (spec.init) {
-    case 'zeros':
-      break;
-    case 'ones':
-      out.fill(1);
-      break;
-    case 'normal0.02':
-    case 'normal0.01': {
-      const std = spec.init === 'normal0.02' ? 0.02 : 0.01;
-      for (let i = 0; i < n; i++) out[i] = std * rng.normal();
-      break;
-    }
-    case 'xavier': {
-      const fanOut = spec.shape[0];
-      const fanIn = n / fanOut;
-      const bound = Math.sqrt(6 / (fanIn + fanOut));
-      for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
-      break;
-    }
-  }
-  return out;
-}
-
 /** Fresh weights, reproducible from the seed (the same on every host). */
 export function initTextWeights(c: TextEncoderConfig, seed: number): HostWeights {
   validateTextEncoderConfig(c);
   const rng = new SeededRandom(seed);
   const out: HostWeights = new Map();
-  for (const spec of textParameterSpecs(c)) out.set(spec.name, { shape: spec.shape, data: initialValues(spec, rng) });
+  for (const spec of textParameterSpecs(c)) out.set(spec.name, { shape: spec.shape, data: initialValues(spec.init, spec.shape, rng) });
   return out;
 }
 

@@ -21,7 +21,7 @@ import { sincos2d } from '../tensor/reference/patch';
 import { innerDim, validateConfig, type SD3Config } from './config';
 import type { LoraSet } from './lora';
 import { isContextPreOnly, parameterSpecs, type ParamSpec } from './params';
-import { SeededRandom } from './random';
+import { SeededRandom, initialValues } from './random';
 
 export interface ForwardInputs {
   /** Noisy sample [B, C, H, W]. */
@@ -58,7 +58,7 @@ export class MMDiT {
     const rng = new SeededRandom(seed);
     const weights = new Map<string, Tensor>();
     for (const spec of parameterSpecs(config)) {
-      weights.set(spec.name, engine.keep(engine.fromArray(initialValues(spec, config, rng), spec.shape, spec.name)));
+      weights.set(spec.name, engine.keep(engine.fromArray(initialWeight(spec, config, rng), spec.shape, spec.name)));
     }
     return new MMDiT(engine, config, weights);
   }
@@ -230,28 +230,7 @@ export class MMDiT {
   }
 }
 
-function initialValues(spec: ParamSpec, c: SD3Config, rng: SeededRandom): Float32Array {
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  switch (spec.init) {
-    case 'zeros':
-      break;
-    case 'ones':
-      out.fill(1);
-      break;
-    case 'normal0.02':
-      for (let i = 0; i < n; i++) out[i] = 0.02 * rng.normal();
-      break;
-    case 'xavier': {
-      const fanOut = spec.shape[0];
-      const fanIn = n / fanOut;
-      const bound = Math.sqrt(6 / (fanIn + fanOut));
-      for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
-      break;
-    }
-    case 'sincos':
-      out.set(sincos2d(innerDim(c), c.pos_embed_max_size, c.sample_size / c.patch_size));
-      break;
-  }
-  return out;
+function initialWeight(spec: ParamSpec, c: SD3Config, rng: SeededRandom): Float32Array {
+  if (spec.init !== 'sincos') return initialValues(spec.init, spec.shape, rng);
+  return Float32Array.from(sincos2d(innerDim(c), c.pos_embed_max_size, c.sample_size / c.patch_size));
 }

@@ -23,3 +23,32 @@ export class SeededRandom {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
   }
 }
+
+/** How a freshly created weight is filled (shared by the MMDiT and the text encoder). */
+export type BasicInit = 'zeros' | 'ones' | 'normal0.02' | 'normal0.01' | 'xavier';
+
+/** Values for one weight of `shape`: xavier-uniform uses fan_out = shape[0], fan_in = the rest. */
+export function initialValues(init: BasicInit, shape: readonly number[], rng: SeededRandom): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  switch (init) {
+    case 'zeros':
+      break;
+    case 'ones':
+      out.fill(1);
+      break;
+    case 'normal0.02':
+    case 'normal0.01': {
+      const std = init === 'normal0.02' ? 0.02 : 0.01;
+      for (let i = 0; i < n; i++) out[i] = std * rng.normal();
+      break;
+    }
+    case 'xavier': {
+      const fanOut = shape[0];
+      const bound = Math.sqrt(6 / (n / fanOut + fanOut));
+      for (let i = 0; i < n; i++) out[i] = (2 * rng.uniform() - 1) * bound;
+      break;
+    }
+  }
+  return out;
+}
