@@ -83,7 +83,7 @@ export interface BenchReport {
   rows: Row[];
 }
 
-type Impl = 'ours' | 'ort' | 'naive';
+export type Impl = 'ours' | 'ort' | 'naive';
 
 /**
  * Times several implementations of one case round-robin (one run of each per round), so that load from other
@@ -91,7 +91,7 @@ type Impl = 'ours' | 'ort' | 'naive';
  * An implementation stops after `reps` runs, or once its runs add up to the budget and it has MIN_REPS (one,
  * when a single run alone is longer than the budget: --full's largest shapes on a software adapter).
  */
-async function measureAll(runs: Partial<Record<Impl, () => Promise<Sample>>>, o: BenchOptions): Promise<Partial<Record<Impl, ImplResult>>> {
+export async function measureAll(runs: Partial<Record<Impl, () => Promise<Sample>>>, o: BenchOptions): Promise<Partial<Record<Impl, ImplResult>>> {
   const state = Object.entries(runs).map(([impl, once]) => ({ impl: impl as Impl, once: once!, samples: [] as Sample[], spent: 0, error: null as string | null }));
   const done = (s: (typeof state)[number]) =>
     s.error !== null || s.samples.length >= o.reps || (s.spent >= o.budgetMs && s.samples.length >= (s.samples[0]?.wallMs > o.budgetMs ? 1 : MIN_REPS));

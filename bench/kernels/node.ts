@@ -17,7 +17,8 @@ const require = createRequire(import.meta.url);
 /** onnxruntime-web's dist/ folder (its package.json is not exported; the CommonJS entry lives in dist/). */
 export const ORT_DIST = dirname(require.resolve('onnxruntime-web'));
 
-async function loadOrt(): Promise<Ort> {
+/** onnxruntime-web's JSEP build on a second Dawn instance (call after nodeGpu()). */
+export async function loadOrt(): Promise<Ort> {
   // runNode called nodeGpu() first, which set the Vulkan loader variables (SwiftShader) this instance reads too.
   const { create } = require('webgpu') as { create: (flags: string[]) => GPU };
   const nav = (globalThis as { navigator?: object }).navigator ?? {};

@@ -102,20 +102,25 @@ export class OrtBench {
 
   async prepare(c: Case, data: Float32Array[]): Promise<OrtCase> {
     const { graph, opLabel } = caseModel(c);
+    return this.prepareModel(encodeModel(graph), opLabel, caseInputs(c).map((inp, i) => ({ name: inp.name, shape: inp.shape, data: data[i] })));
+  }
+
+  /** Any float32 model (bench:model runs the whole MMDiT): inputs uploaded once, output `output` kept on the GPU. */
+  async prepareModel(bytes: Uint8Array, opLabel: string, inputs: Array<{ name: string; shape: number[]; data: Float32Array }>, output = 'Y'): Promise<OrtCase> {
     const ort = this.ort;
-    const session = await ort.InferenceSession.create(encodeModel(graph), {
+    const session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['webgpu'],
       preferredOutputLocation: 'gpu-buffer',
       logSeverityLevel: 3,
     });
     const device = await this.device();
-    const buffers = caseInputs(c).map((inp, i) => {
+    const buffers = inputs.map((inp) => {
       const buf = device.createBuffer({
-        size: Math.ceil(data[i].byteLength / 16) * 16,
+        size: Math.ceil(inp.data.byteLength / 16) * 16,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
         label: `ort ${inp.name}`,
       });
-      device.queue.writeBuffer(buf, 0, data[i].buffer, data[i].byteOffset, data[i].byteLength);
+      device.queue.writeBuffer(buf, 0, inp.data.buffer, inp.data.byteOffset, inp.data.byteLength);
       return { name: inp.name, buf, tensor: ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: inp.shape }) };
     });
     const feeds = Object.fromEntries(buffers.map((b) => [b.name, b.tensor]));
@@ -132,7 +137,7 @@ export class OrtBench {
         // turns are enough. No record at all means no kernel ran on WebGPU.
         for (let i = 0; i < 20 && this.records.length === 0; i++) await sleep(i < 5 ? 0 : 5);
         await sleep(0);
-        out.Y.dispose();
+        out[output].dispose();
         oc.kernels = this.records.map((r) => `${r.kernelType}:${r.programName}`);
         if (this.records.length === 0) return { wallMs, gpuMs: null };
         const ns = this.records.reduce((sum, r) => sum + (Number(r.endTime) - Number(r.startTime)), 0);
@@ -140,8 +145,8 @@ export class OrtBench {
       },
       output: async () => {
         const out = await session.run(feeds);
-        const data = (await out.Y.getData()) as Float32Array;
-        out.Y.dispose();
+        const data = (await out[output].getData()) as Float32Array;
+        out[output].dispose();
         return data;
       },
       release: async () => {

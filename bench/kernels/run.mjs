@@ -29,7 +29,8 @@ const server = await createServer({
 });
 let code = 1;
 try {
-  const { main } = await server.ssrLoadModule('/bench/kernels/run.ts');
+  // Other benchmarks (bench/model/run.mjs) reuse this launcher with their own entry module.
+  const { main } = await server.ssrLoadModule(process.env.SOAR_BENCH_ENTRY ?? '/bench/kernels/run.ts');
   code = await main(process.argv.slice(2));
 } catch (err) {
   console.error(err);

@@ -68,15 +68,15 @@ const MIME: Record<string, string> = {
   '.json': 'application/json',
 };
 
-/** Static files on 127.0.0.1: the built page at /, onnxruntime-web's dist at /ort/. */
-function serve(): Promise<Server> {
+/** Static files on 127.0.0.1: the built page (in `pageOut`) at /, onnxruntime-web's dist at /ort/. */
+function serve(pageOut: string): Promise<Server> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/favicon.ico') {
       res.writeHead(204).end(); // the browser asks for one; a 404 would be logged as a page error
       return;
     }
-    const [base, rel] = path.startsWith('/ort/') ? [ORT_DIST, path.slice(5)] : [PAGE_OUT, path.slice(1) || 'browser.html'];
+    const [base, rel] = path.startsWith('/ort/') ? [ORT_DIST, path.slice(5)] : [pageOut, path.slice(1) || 'browser.html'];
     const file = normalize(join(base, rel));
     if (!file.startsWith(base + sep) || !existsSync(file)) {
       res.writeHead(404).end();
@@ -88,28 +88,41 @@ function serve(): Promise<Server> {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-async function runChromium(options: Partial<BenchOptions>): Promise<BenchReport> {
+/** A benchmark page: `root`/browser.html built into `outDir`, which sets `window[fn]` (an async function). */
+export interface BenchPage {
+  root: string;
+  outDir: string;
+  fn: string;
+}
+
+/** Builds and serves a benchmark page, opens it in headless Chromium and returns `await window[fn](arg)`. */
+export async function runPage<T>(page: BenchPage, arg: unknown): Promise<T> {
   await build({
     configFile: false,
-    root: HERE,
+    root: page.root,
     base: '/',
     logLevel: 'warn',
-    build: { outDir: PAGE_OUT, emptyOutDir: true, target: 'es2022', rollupOptions: { input: join(HERE, 'browser.html') } },
+    build: { outDir: page.outDir, emptyOutDir: true, target: 'es2022', rollupOptions: { input: join(page.root, 'browser.html') } },
   });
-  const server = await serve();
+  const server = await serve(page.outDir);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   try {
-    const page = await browser.newPage();
-    page.on('console', (m) => console.log(`  ${m.text()}`));
-    page.on('pageerror', (e) => console.error(`  [page error] ${e.message}`));
+    const tab = await browser.newPage();
+    tab.on('console', (m) => console.log(`  ${m.text()}`));
+    tab.on('pageerror', (e) => console.error(`  [page error] ${e.message}`));
     const { port } = server.address() as AddressInfo;
-    await page.goto(`http://127.0.0.1:${port}/browser.html`);
-    await page.waitForFunction(() => typeof window.runKernelBench === 'function');
-    return await page.evaluate((o) => window.runKernelBench!(o), options);
+    await tab.goto(`http://127.0.0.1:${port}/browser.html`);
+    type Entry = Record<string, ((a: unknown) => Promise<T>) | undefined>;
+    await tab.waitForFunction((fn) => typeof (window as unknown as Entry)[fn] === 'function', page.fn);
+    return (await tab.evaluate(([fn, a]) => (window as unknown as Entry)[fn as string]!(a), [page.fn, arg] as const)) as T;
   } finally {
     await browser.close();
     server.close();
   }
+}
+
+function runChromium(options: Partial<BenchOptions>): Promise<BenchReport> {
+  return runPage<BenchReport>({ root: HERE, outDir: PAGE_OUT, fn: 'runKernelBench' }, options);
 }
 
 // ------------------------------------------------------------------ main
