@@ -37,11 +37,15 @@ export function loadBase(engine: Engine, files: BaseFiles): LoadedBase {
   return finish(manifest, model, textEncoder, te.vocab);
 }
 
-/** A base with random weights (adaLN-Zero and the output layer at zero: it predicts 0 until trained). */
-export function randomBase(engine: Engine, presetName: string, vocab: VocabularyJson, seed: number): LoadedBase {
+/**
+ * A base with random weights, standing in where no pretrained base is shipped. Its adaLN and output layers are
+ * small random values rather than zero (see MMDiT.init), so a LoRA trained on it gets gradients; pass
+ * `adaLNZero: true` for the start of pretraining.
+ */
+export function randomBase(engine: Engine, presetName: string, vocab: VocabularyJson, seed: number, opts: { adaLNZero?: boolean } = {}): LoadedBase {
   const preset: ModelPreset | undefined = PRESETS[presetName];
   if (!preset) throw new Error(`unknown preset ${JSON.stringify(presetName)}; one of ${Object.keys(PRESETS).join(', ')}`);
-  const model = MMDiT.init(engine, preset.config, seed);
+  const model = MMDiT.init(engine, preset.config, seed, { adaLNZero: opts.adaLNZero ?? false });
   const tok = new Tokenizer(vocab);
   const teConfig = textEncoderConfigFor(preset, tok.vocabSize);
   const textEncoder = TextEncoderModel.fromHost(engine, teConfig, initTextWeights(teConfig, seed + 1));

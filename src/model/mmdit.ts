@@ -52,13 +52,20 @@ export class MMDiT {
     if (missing.length) throw new Error(`MMDiT: missing weights ${missing.slice(0, 5).map((s) => s.name).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
   }
 
-  /** Random initialisation by each parameter's spec (adaLN-Zero and the output layer start at zero). */
-  static init(engine: Engine, config: SD3Config, seed: number): MMDiT {
+  /**
+   * Random initialisation by each parameter's spec. By default adaLN-Zero and the output layer start at zero
+   * (DiT: every block starts as the identity, the model predicts 0), which is right for pretraining but leaves
+   * a LoRA on an untrained base with exactly zero gradient; `adaLNZero: false` draws those weights from
+   * N(0, 0.02) instead, so a stand-in base has signal on every path.
+   */
+  static init(engine: Engine, config: SD3Config, seed: number, opts: { adaLNZero?: boolean } = {}): MMDiT {
     validateConfig(config);
     const rng = new SeededRandom(seed);
     const weights = new Map<string, Tensor>();
     for (const spec of parameterSpecs(config)) {
-      weights.set(spec.name, engine.keep(engine.fromArray(initialWeight(spec, config, rng), spec.shape, spec.name)));
+      const zeroed = spec.init === 'zeros' && spec.name.endsWith('.weight');
+      const effective = opts.adaLNZero === false && zeroed ? { ...spec, init: 'normal0.02' as const } : spec;
+      weights.set(spec.name, engine.keep(engine.fromArray(initialWeight(effective, config, rng), spec.shape, spec.name)));
     }
     return new MMDiT(engine, config, weights);
   }

@@ -8,15 +8,20 @@ import { LimitsTable } from './LimitsTable';
 export function GpuPanel() {
   const state = useGpuStore();
   return (
-    <section className="panel" aria-labelledby="gpu-title" data-testid="gpu-panel" data-phase={state.phase}>
+    <section className={`panel gpu-panel gpu-${state.phase}`} aria-labelledby="gpu-title" data-testid="gpu-panel" data-phase={state.phase}>
       <div className="panel-head">
         <h2 id="gpu-title">GPU</h2>
         <PhaseBadge state={state} />
+        {state.adapter && (
+          <span className="adapter-name" data-testid="adapter-name" title={state.adapter.description}>
+            {adapterName(state.adapter.summary)}
+          </span>
+        )}
+        {state.adapter && <SelfTest selftest={state.selftest} failed={state.errors.some((e) => e.stage === 'selftest')} />}
       </div>
       {state.phase === 'searching' && <p className="muted" data-testid="gpu-searching">Looking for a WebGPU adapter…</p>}
       {state.unavailable && <Unavailable {...state.unavailable} />}
-      {state.adapter && <Adapter summary={state.adapter.summary} description={state.adapter.description} />}
-      {state.adapter && <SelfTest selftest={state.selftest} failed={state.errors.some((e) => e.stage === 'selftest')} />}
+      {state.adapter?.summary.isSoftware && <SoftwareWarning />}
       {state.lost && (
         <div className="notice notice-error" role="alert" data-testid="gpu-lost">
           <strong>The GPU device was lost ({state.lost.reason}).</strong> {state.lost.message} Reload the page to start again.
@@ -24,10 +29,17 @@ export function GpuPanel() {
       )}
       {state.errors.map((e, i) => (
         <div key={i} className="notice notice-error" role="alert" data-testid="gpu-error">
-          <strong>{e.stage === 'selftest' ? 'The compute self-test could not run.' : 'GPU error.'}</strong> {e.message}
+          <strong>{e.stage === 'selftest' ? 'The compute self-test could not run.' : e.stage === 'worker' ? 'The studio worker is not running.' : 'GPU error.'}</strong> {e.message}
+          {e.stage === 'worker' && <p><strong>What to do: </strong>reload the page; if it happens again, use a current Chrome or Edge (the studio needs module workers and WebGPU).</p>}
         </div>
       ))}
-      {state.adapter && <Details summary={state.adapter.summary} />}
+      {state.adapter && (
+        // Compact once ready: the details stay one click away (and in the DOM, for tests and screen readers).
+        <details className="gpu-more" data-testid="gpu-details">
+          <summary>Adapter details, limits and features</summary>
+          <Details summary={state.adapter.summary} />
+        </details>
+      )}
     </section>
   );
 }
@@ -67,31 +79,24 @@ function adapterName(s: AdapterSummary): string {
   return s.description || s.device || [s.vendor, s.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
 }
 
-function Adapter({ summary, description }: { summary: AdapterSummary; description: string }) {
+function SoftwareWarning() {
   return (
-    <>
-      <p className="adapter-name" data-testid="adapter-name" title={description}>
-        {adapterName(summary)}
-      </p>
-      {summary.isSoftware && (
-        <div className="notice notice-warn" role="status" data-testid="software-warning">
-          <strong>Training will be very slow on this adapter.</strong> It is a software adapter: it runs WebGPU on the
-          CPU, typically 100 to 1000 times slower than a GPU. Browsers fall back to one when they find no supported GPU,
-          when hardware acceleration is off, or when started with <code>--use-webgpu-adapter=swiftshader</code>. It is
-          fine for trying the studio; for real training open it on a machine with a GPU (check <code>chrome://gpu</code>).
-        </div>
-      )}
-    </>
+    <div className="notice notice-warn" role="status" data-testid="software-warning">
+      <strong>Training will be very slow on this adapter.</strong> It is a software adapter: it runs WebGPU on the
+      CPU, typically 100 to 1000 times slower than a GPU. Browsers fall back to one when they find no supported GPU,
+      when hardware acceleration is off, or when started with <code>--use-webgpu-adapter=swiftshader</code>. It is
+      fine for trying the studio; for real training open it on a machine with a GPU (check <code>chrome://gpu</code>).
+    </div>
   );
 }
 
 function SelfTest({ selftest, failed }: { selftest: GpuState['selftest']; failed: boolean }) {
   if (!selftest) {
-    return failed ? null : <p className="muted" data-testid="selftest-running">Running the compute self-test…</p>;
+    return failed ? null : <span className="muted selftest" data-testid="selftest-running">Running the compute self-test…</span>;
   }
   const { result, text } = selftest;
   return (
-    <p
+    <span
       className={result.ok ? 'selftest selftest-ok' : 'selftest selftest-fail'}
       data-testid="selftest"
       data-ok={String(result.ok)}
@@ -101,8 +106,8 @@ function SelfTest({ selftest, failed }: { selftest: GpuState['selftest']; failed
     >
       <span className="selftest-mark" aria-hidden="true">{result.ok ? '✓' : '✗'}</span>
       <span data-testid="selftest-text">{text}</span>
-      <span className="muted"> ({formatMs(result.ms)} for upload, dispatch and readback)</span>
-    </p>
+      <span className="muted" title="upload, dispatch and readback"> ({formatMs(result.ms)})</span>
+    </span>
   );
 }
 

@@ -67,6 +67,8 @@ export interface TrajectoryFrame {
   z0: RgbaImage;
   zSigma0: RgbaImage;
   rollout: RgbaImage | null;
+  /** `target` is the correction velocity v_corr = (z' − z0)/sigma', drawn divided by its own max |v| (a velocity
+   *  exceeds [-1, 1]); states and predictedX0 are drawn as images in [-1, 1]. */
   aux: Array<{ sigma: number; state: RgbaImage; target: RgbaImage; predictedX0: RgbaImage }>;
 }
 
@@ -100,7 +102,15 @@ export type UiToWorker =
   /** Use the built-in dataset (split and count). */
   | { type: 'data/builtin'; split: 'clean' | 'broad'; count: number }
   /** Ingest dropped or picked files: File objects with their relative paths, collected on the main thread. */
-  | { type: 'data/files'; name: string; files: Array<{ path: string; file: File }> }
+  | {
+      type: 'data/files';
+      name: string;
+      files: Array<{ path: string; file: File }>;
+      /** Hidden/system files and folders the page's walk left out (`.DS_Store`, `__MACOSX/`), for the report. */
+      ignored?: string[];
+      /** Files the browser listed but would not give (no File object), with why: report them as unreadable. */
+      unreadable?: Array<{ path: string; error: string }>;
+    }
   /** Edit one caption (the dropped files are never modified; the edit lives in the studio's copy). */
   | { type: 'data/caption'; id: string; caption: string }
   /** Start runs (method 'both' is expanded by the UI into an SFT and a SOAR run, interleaved step by step). */
@@ -140,6 +150,8 @@ export type WorkerToUi =
   | { type: 'data/ready'; dataset: DatasetSummary }
   | { type: 'data/error'; message: string; advice: string }
   | { type: 'run/update'; run: RunSummary }
+  /** Answer to 'run/delete': the run, its checkpoint and its LoRA are gone (also for an id the worker did not know). */
+  | { type: 'run/deleted'; id: string }
   /** Incremental metrics (cheaper than a whole RunSummary every step). */
   | { type: 'run/metrics'; runId: string; metrics: StepMetrics; stepsPerSecond: number; etaSeconds: number }
   | { type: 'run/validation'; runId: string; step: number; loss: number }
@@ -149,8 +161,11 @@ export type WorkerToUi =
   | { type: 'compare/result'; columns: CompareColumn[]; prompts: string[] }
   | { type: 'compare/error'; message: string }
   | { type: 'file/download'; fileName: string; mime: string; bytes: ArrayBuffer }
-  | { type: 'lora/imported'; runId: string; warnings: string[] }
+  /** `runId` is the id to name in CompareRequest.runs and 'lora/export'; `name` the name it was imported under. */
+  | { type: 'lora/imported'; runId: string; warnings: string[]; name?: string }
   | { type: 'lora/error'; message: string }
+  /** A project import/export or a trainer bundle failed (nothing was changed). */
+  | { type: 'project/error'; message: string; advice: string }
   | { type: 'storage/estimate'; usage: number; quota: number; persisted: boolean }
   /** A failed write to IndexedDB (quota): shown with what to do, never swallowed. */
   | { type: 'storage/error'; message: string; advice: string };

@@ -1,0 +1,340 @@
+// The studio's UI state (base model, dataset, runs and their curves, trajectories, compare, files, storage), built
+// only from the worker's messages (src/worker/protocol.ts) plus the pending states of the requests the UI made.
+// `reduceStudio` is pure, so the state machine is testable without a worker; `studio` holds the requests, each
+// of which marks what it waits for before it posts, so the UI always has something sensible to show.
+import { create } from 'zustand';
+import type { TrainConfig } from '../train/config';
+import type { StepMetrics } from '../train/trainer';
+import type {
+  BaseInfo,
+  CompareColumn,
+  CompareRequest,
+  DatasetSummary,
+  RunSummary,
+  TrajectoryFrame,
+  UiToWorker,
+  WorkerToUi,
+} from '../worker/protocol';
+
+/** Something that failed: what happened and what to do about it. */
+export interface Problem {
+  message: string;
+  advice: string;
+}
+
+export interface RunView extends RunSummary {
+  /** Live throughput from the latest run/metrics (null before the first step of this session). */
+  stepsPerSecond: number | null;
+  etaSeconds: number | null;
+}
+
+export type Pending = 'idle' | 'pending' | 'done' | 'error';
+
+export interface StudioState {
+  base: { status: 'idle' | 'loading' | 'ready' | 'error'; preset: string; info: BaseInfo | null; error: Problem | null };
+  dataset: {
+    status: 'empty' | 'loading' | 'ready' | 'error';
+    /** What was asked for: 'built-in (clean)', a folder name. */
+    source: string | null;
+    progress: { phase: 'scan' | 'decode' | 'encode'; done: number; total: number } | null;
+    summary: DatasetSummary | null;
+    error: Problem | null;
+  };
+  runs: Record<string, RunView>;
+  /** Run ids, oldest first. */
+  runOrder: string[];
+  restore: Pending;
+  trajectory: { watched: string | null; frame: TrajectoryFrame | null };
+  compare: {
+    status: Pending;
+    progress: { done: number; total: number } | null;
+    result: { columns: CompareColumn[]; prompts: string[]; request: CompareRequest | null } | null;
+    error: string | null;
+    request: CompareRequest | null;
+  };
+  lora: { exporting: string | null; importing: string | null; imported: { runId: string; warnings: string[]; name: string } | null; error: string | null };
+  /** LoRA files imported into the studio (kept by the worker across reloads), by id: usable in compare and export. */
+  imports: Record<string, { id: string; name: string; warnings: string[] }>;
+  project: { exporting: boolean; importing: boolean; imported: boolean; error: Problem | null };
+  /** The latest files the worker handed over for download (newest first). */
+  downloads: Array<{ fileName: string; size: number; at: number }>;
+  storage: { estimate: { usage: number; quota: number; persisted: boolean } | null; errors: Problem[] };
+  gpuLost: { reason: string; message: string } | null;
+  /** Set when the worker could not be reached at all (no requests can be answered). */
+  workerDown: string | null;
+}
+
+export const initialStudioState: StudioState = {
+  base: { status: 'idle', preset: 'tiny', info: null, error: null },
+  dataset: { status: 'empty', source: null, progress: null, summary: null, error: null },
+  runs: {},
+  runOrder: [],
+  restore: 'idle',
+  trajectory: { watched: null, frame: null },
+  compare: { status: 'idle', progress: null, result: null, error: null, request: null },
+  lora: { exporting: null, importing: null, imported: null, error: null },
+  imports: {},
+  project: { exporting: false, importing: false, imported: false, error: null },
+  downloads: [],
+  storage: { estimate: null, errors: [] },
+  gpuLost: null,
+  workerDown: null,
+};
+
+function withRun(state: StudioState, run: RunSummary): StudioState {
+  const prev = state.runs[run.id];
+  const view: RunView = {
+    ...run,
+    stepsPerSecond: run.status === 'running' ? (prev?.stepsPerSecond ?? null) : null,
+    etaSeconds: run.status === 'running' ? (prev?.etaSeconds ?? null) : null,
+  };
+  const runOrder = prev ? state.runOrder : [...state.runOrder, run.id];
+  return { ...state, runs: { ...state.runs, [run.id]: view }, runOrder };
+}
+
+function withoutRun(state: StudioState, id: string): StudioState {
+  if (!state.runs[id]) return state;
+  const runs = { ...state.runs };
+  delete runs[id];
+  const trajectory = state.trajectory.watched === id ? { watched: null, frame: null } : state.trajectory;
+  return { ...state, runs, runOrder: state.runOrder.filter((r) => r !== id), trajectory };
+}
+
+/** Appends a step's metrics, dropping any later ones (a resumed run repeats the steps after its checkpoint). */
+export function appendMetrics(history: StepMetrics[], m: StepMetrics): StepMetrics[] {
+  const last = history[history.length - 1];
+  if (!last || last.step < m.step) return [...history, m];
+  return [...history.filter((h) => h.step < m.step), m];
+}
+
+export function appendValidation(v: Array<{ step: number; loss: number }>, step: number, loss: number) {
+  return [...v.filter((x) => x.step < step), { step, loss }];
+}
+
+/** Pure reducer over the worker's messages. Messages for the GPU store are ignored here except gpu/lost. */
+export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
+  switch (m.type) {
+    case 'gpu/lost':
+      return { ...state, gpuLost: { reason: m.reason, message: m.message } };
+    case 'gpu/error':
+      return m.stage === 'worker' ? { ...state, workerDown: m.message } : state;
+    case 'base/ready':
+      return { ...state, base: { status: 'ready', preset: m.base.preset, info: m.base, error: null } };
+    case 'base/error':
+      return { ...state, base: { ...state.base, status: 'error', error: { message: m.message, advice: m.advice } } };
+    case 'data/progress':
+      return { ...state, dataset: { ...state.dataset, status: 'loading', progress: { phase: m.phase, done: m.done, total: m.total } } };
+    case 'data/ready':
+      return { ...state, dataset: { ...state.dataset, status: 'ready', progress: null, summary: m.dataset, error: null } };
+    case 'data/error':
+      return { ...state, dataset: { ...state.dataset, status: 'error', progress: null, error: { message: m.message, advice: m.advice } } };
+    case 'run/update':
+      return withRun(state, m.run);
+    case 'run/metrics': {
+      const run = state.runs[m.runId];
+      if (!run) return state;
+      const next: RunView = {
+        ...run,
+        step: m.metrics.step,
+        history: appendMetrics(run.history, m.metrics),
+        stepsPerSecond: m.stepsPerSecond,
+        etaSeconds: m.etaSeconds,
+      };
+      return { ...state, runs: { ...state.runs, [m.runId]: next } };
+    }
+    case 'run/validation': {
+      const run = state.runs[m.runId];
+      if (!run) return state;
+      return { ...state, runs: { ...state.runs, [m.runId]: { ...run, validation: appendValidation(run.validation, m.step, m.loss) } } };
+    }
+    case 'runs/restored': {
+      let next: StudioState = { ...state, restore: 'done', project: { ...state.project, importing: false, imported: state.project.importing } };
+      for (const r of [...m.runs].sort((a, b) => a.createdAt - b.createdAt)) next = withRun(next, r);
+      return next;
+    }
+    case 'trajectory/frame':
+      if (state.trajectory.watched !== null && m.frame.runId !== state.trajectory.watched) return state;
+      return { ...state, trajectory: { ...state.trajectory, frame: m.frame } };
+    case 'compare/progress':
+      return { ...state, compare: { ...state.compare, status: 'pending', progress: { done: m.done, total: m.total } } };
+    case 'compare/result':
+      return {
+        ...state,
+        compare: { ...state.compare, status: 'done', progress: null, error: null, result: { columns: m.columns, prompts: m.prompts, request: state.compare.request } },
+      };
+    case 'compare/error':
+      return { ...state, compare: { ...state.compare, status: 'error', progress: null, error: m.message } };
+    case 'file/download':
+      return {
+        ...state,
+        lora: { ...state.lora, exporting: null },
+        project: { ...state.project, exporting: false },
+        downloads: [{ fileName: m.fileName, size: m.bytes.byteLength, at: Date.now() }, ...state.downloads].slice(0, 8),
+      };
+    case 'lora/imported': {
+      const name = m.name ?? state.lora.importing ?? m.runId;
+      const imports = { ...state.imports, [m.runId]: { id: m.runId, name, warnings: m.warnings } };
+      // The worker also re-announces the imports it restores after a reload: only an import the user asked for
+      // gets the "imported" notice.
+      if (state.lora.importing === null) return { ...state, imports };
+      return { ...state, imports, lora: { ...state.lora, importing: null, error: null, imported: { runId: m.runId, warnings: m.warnings, name } } };
+    }
+    case 'lora/error':
+      return { ...state, lora: { ...state.lora, importing: null, exporting: null, error: m.message } };
+    case 'project/error':
+      return { ...state, project: { exporting: false, importing: false, imported: false, error: { message: m.message, advice: m.advice } } };
+    case 'run/deleted':
+      return withoutRun(state, m.id);
+    case 'storage/estimate':
+      return { ...state, storage: { ...state.storage, estimate: { usage: m.usage, quota: m.quota, persisted: m.persisted } } };
+    case 'storage/error':
+      return { ...state, storage: { ...state.storage, errors: [...state.storage.errors, { message: m.message, advice: m.advice }].slice(-5) } };
+    default:
+      return state;
+  }
+}
+
+export const useStudioStore = create<StudioState>(() => initialStudioState);
+
+export function applyStudioMessage(m: WorkerToUi): void {
+  useStudioStore.setState((s) => reduceStudio(s, m));
+}
+
+/** Several messages in one state update (one render), in order. */
+export function applyStudioMessages(ms: readonly WorkerToUi[]): void {
+  if (ms.length) useStudioStore.setState((s) => ms.reduce(reduceStudio, s));
+}
+
+// ------------------------------------------------------------------------------------------------ requests
+
+let sender: ((m: UiToWorker) => void) | null = null;
+
+/** Connects the store to the worker (main.tsx, once). Until then requests are marked pending and dropped. */
+export function connectStudio(send: (m: UiToWorker) => void): void {
+  sender = send;
+}
+
+function send(m: UiToWorker): void {
+  sender?.(m);
+}
+
+const set = useStudioStore.setState;
+const get = useStudioStore.getState;
+
+export interface NewRun {
+  id: string;
+  name: string;
+  config: TrainConfig;
+}
+
+export const studio = {
+  start(preset: string): void {
+    studio.loadBase(preset);
+    set((s) => ({ ...s, restore: 'pending' }));
+    send({ type: 'runs/restore' });
+    studio.estimateStorage();
+  },
+  loadBase(preset: string): void {
+    set((s) => ({ ...s, base: { status: 'loading', preset, info: s.base.info, error: null } }));
+    send({ type: 'base/load', preset });
+  },
+  useBuiltin(split: 'clean' | 'broad' = 'clean', count = 64): void {
+    set((s) => ({ ...s, dataset: { ...s.dataset, status: 'loading', source: `built-in (${split}, ${count} images)`, progress: null, error: null } }));
+    send({ type: 'data/builtin', split, count });
+  },
+  ingest(name: string, files: Array<{ path: string; file: File }>, extra: { ignored?: string[]; unreadable?: Array<{ path: string; error: string }> } = {}): void {
+    set((s) => ({ ...s, dataset: { ...s.dataset, status: 'loading', source: name, progress: null, error: null } }));
+    send({ type: 'data/files', name, files, ...(extra.ignored?.length ? { ignored: extra.ignored } : {}), ...(extra.unreadable?.length ? { unreadable: extra.unreadable } : {}) });
+  },
+  datasetProblem(problem: Problem): void {
+    set((s) => ({ ...s, dataset: { ...s.dataset, status: s.dataset.summary ? 'ready' : 'error', error: problem } }));
+  },
+  editCaption(id: string, caption: string): void {
+    set((s) => {
+      const summary = s.dataset.summary;
+      if (!summary) return s;
+      const preview = summary.preview.map((p) => (p.id === id ? { ...p, caption } : p));
+      return { ...s, dataset: { ...s.dataset, summary: { ...summary, preview } } };
+    });
+    send({ type: 'data/caption', id, caption });
+  },
+  startRuns(runs: NewRun[], interleave: boolean): void {
+    const now = Date.now();
+    set((s) => {
+      let next = s;
+      for (const r of runs) {
+        next = withRun(next, {
+          id: r.id,
+          name: r.name,
+          method: r.config.method,
+          config: r.config,
+          status: 'queued',
+          step: 0,
+          checkpointStep: 0,
+          history: [],
+          validation: [],
+          createdAt: now,
+        });
+      }
+      return next;
+    });
+    send({ type: 'run/start', runs, interleave });
+    const watch = runs.find((r) => r.config.method === 'soar') ?? runs[0];
+    if (watch) studio.watch(watch.id);
+  },
+  pause: (id: string) => send({ type: 'run/pause', id }),
+  resume: (id: string) => send({ type: 'run/resume', id }),
+  stop: (id: string) => send({ type: 'run/stop', id }),
+  remove(id: string): void {
+    set((s) => withoutRun(s, id));
+    send({ type: 'run/delete', id });
+  },
+  /** After a restore: watch the newest SOAR run (its rollouts are the interesting ones), else the newest run. */
+  autoWatch(): void {
+    const s = get();
+    if (s.trajectory.watched && s.runs[s.trajectory.watched]) return;
+    const newest = [...s.runOrder].reverse();
+    const pick = newest.find((id) => s.runs[id]?.method === 'soar') ?? newest[0];
+    if (pick) studio.watch(pick);
+  },
+  rewatchIfEmpty(): void {
+    const { watched, frame } = get().trajectory;
+    if (watched && !frame) send({ type: 'trajectory/watch', runId: watched });
+  },
+  watch(runId: string | null): void {
+    set((s) => ({ ...s, trajectory: { watched: runId, frame: s.trajectory.frame?.runId === runId ? s.trajectory.frame : null } }));
+    send({ type: 'trajectory/watch', runId });
+  },
+  sample(request: CompareRequest): void {
+    set((s) => ({ ...s, compare: { ...s.compare, status: 'pending', progress: null, error: null, request } }));
+    send({ type: 'compare/sample', request });
+  },
+  exportLora(runId: string, naming: 'peft' | 'kohya', dtype: 'F32' | 'F16'): void {
+    set((s) => ({ ...s, lora: { ...s.lora, exporting: runId, error: null } }));
+    send({ type: 'lora/export', runId, naming, dtype });
+  },
+  importLora(name: string, bytes: ArrayBuffer): void {
+    set((s) => ({ ...s, lora: { ...s.lora, importing: name, imported: null, error: null } }));
+    send({ type: 'lora/import', name, bytes });
+  },
+  exportProject(): void {
+    set((s) => ({ ...s, project: { ...s.project, exporting: true, error: null } }));
+    send({ type: 'project/export' });
+  },
+  importProject(bytes: ArrayBuffer): void {
+    set((s) => ({ ...s, project: { ...s.project, importing: true, imported: false, error: null } }));
+    send({ type: 'project/import', bytes });
+  },
+  exportBundle(runId: string): void {
+    set((s) => ({ ...s, project: { ...s.project, exporting: true, error: null } }));
+    send({ type: 'bundle/export', runId });
+  },
+  estimateStorage: () => send({ type: 'storage/estimate' }),
+  dismissStorageError(index: number): void {
+    set((s) => ({ ...s, storage: { ...s.storage, errors: s.storage.errors.filter((_, i) => i !== index) } }));
+  },
+  dismissProjectError: () => set((s) => ({ ...s, project: { ...s.project, error: null } })),
+  dismissLoraError: () => set((s) => ({ ...s, lora: { ...s.lora, error: null } })),
+  dismissCompareError: () => set((s) => ({ ...s, compare: { ...s.compare, error: null, status: s.compare.result ? 'done' : 'idle' } })),
+  state: get,
+};

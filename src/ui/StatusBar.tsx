@@ -1,0 +1,77 @@
+// Studio-wide state that must never be missed: a lost GPU, a worker that did not start, failed writes to
+// IndexedDB (quota), and how much of the browser's storage the studio uses.
+import { useState } from 'react';
+import { studio, useStudioStore } from '../store/studio';
+import { formatBytes } from './format';
+import { ProblemNotice } from './Section';
+
+export function Alerts() {
+  const lost = useStudioStore((s) => s.gpuLost);
+  const storageErrors = useStudioStore((s) => s.storage.errors);
+  return (
+    <div className="alerts" aria-live="assertive">
+      {lost && (
+        <ProblemNotice
+          testId="alert-gpu-lost"
+          title={`The GPU device was lost (${lost.reason}).`}
+          problem={{
+            message: lost.message || 'The browser or the driver took the GPU away from the studio (a driver reset, the GPU process crashed, or the machine slept).',
+            advice: 'Reload the page: runs resume from their last checkpoint, which is safe in this browser’s storage.',
+          }}
+          action={{ label: 'Reload', onClick: () => location.reload() }}
+        />
+      )}
+      {storageErrors.map((e, i) => (
+        <ProblemNotice key={i} testId="alert-storage" title="Saving to this browser's storage failed." problem={e} onDismiss={() => studio.dismissStorageError(i)} />
+      ))}
+    </div>
+  );
+}
+
+export function StorageMeter() {
+  const estimate = useStudioStore((s) => s.storage.estimate);
+  const [persistAsked, setPersistAsked] = useState<'no' | 'granted' | 'denied'>('no');
+  if (!estimate) {
+    return (
+      <span className="storage muted small" data-testid="storage" data-state="pending">
+        storage: checking…
+      </span>
+    );
+  }
+  const frac = estimate.quota > 0 ? estimate.usage / estimate.quota : 0;
+  const persist = () => {
+    navigator.storage?.persist?.().then(
+      (ok) => {
+        setPersistAsked(ok ? 'granted' : 'denied');
+        studio.estimateStorage();
+      },
+      () => setPersistAsked('denied'),
+    );
+  };
+  const persisted = estimate.persisted || persistAsked === 'granted';
+  return (
+    <span className={`storage small${frac > 0.8 ? ' storage-full' : ''}`} data-testid="storage" data-usage={estimate.usage} data-quota={estimate.quota}>
+      <span className="muted">storage</span> {formatBytes(estimate.usage)} <span className="muted">of {formatBytes(estimate.quota)}</span>
+      <span className="meter" aria-hidden="true">
+        <span style={{ width: `${Math.min(100, frac * 100).toFixed(1)}%` }} />
+      </span>
+      {persisted ? (
+        <span className="muted" title="The browser will not evict the studio's data under storage pressure">
+          kept
+        </span>
+      ) : (
+        <button
+          type="button"
+          className="link"
+          onClick={persist}
+          title={persistAsked === 'denied' ? 'The browser declined; it may still keep the data, but can evict it when the disk is full' : 'Ask the browser not to evict runs and LoRAs when the disk fills up'}
+        >
+          {persistAsked === 'denied' ? 'not kept (declined)' : 'keep data'}
+        </button>
+      )}
+      <button type="button" className="link" onClick={() => studio.estimateStorage()} aria-label="Refresh the storage estimate" title="Refresh">
+        ↻
+      </button>
+    </span>
+  );
+}

@@ -1,0 +1,163 @@
+// What the studio keeps in IndexedDB, under these keys:
+//   'runs'                 RunRecord[]: every run's summary (config, status, metric history, validation)
+//   'checkpoint:<runId>'   the run's last Checkpoint (LoRA tensors, Adam moments, step, RNG, data order)
+//   'dataset:current'      StoredDataset: the ingested images (one Float32Array) + captions + report, or the
+//                          built-in split's parameters (it is regenerated bit for bit)
+//   'dataset:edits'        caption edits by example id
+//   'embeddings:current'   the text-embedding cache of the base's encoder (skips re-encoding after a reload)
+//   'imports'              ImportRecord[]: imported LoRA files (bytes), usable in compare after a reload
+// Every write that fails is a StorageError (quota or otherwise) with advice; nothing is swallowed here.
+import type { EmbeddingSnapshot } from '../encode/cache';
+import type { ReportData } from '../data/ingest/report';
+import type { Checkpoint } from '../train/trainer';
+import type { KeyValueStore } from './kv';
+import type { RunSummary } from './protocol';
+
+export interface RunRecord extends RunSummary {
+  /** The base the run trains on (BaseInfo.id): a run resumes only on the same base. */
+  baseId: string;
+  /** Identifies the dataset (see datasetKey in dataset.ts): exact resume needs the same data. */
+  datasetKey: string;
+  /** Runs started together with interleave: true share a group id (resumed together, round-robin). */
+  group: string | null;
+}
+
+export type StoredDataset =
+  | { kind: 'builtin'; name: string; split: 'clean' | 'broad'; count: number; resolution: number }
+  | {
+      kind: 'files';
+      name: string;
+      format: string;
+      resolution: number;
+      ids: string[];
+      paths: string[];
+      captions: string[];
+      /** The caption as written in its file, when it differs from the normalised one (else ''). */
+      rawCaptions: string[];
+      /** Original sizes, for the bundle's data.jsonl. */
+      sizes: Int32Array;
+      /** [N, 3, H, W] in [-1, 1], exactly what the trainer reads. */
+      images: Float32Array;
+      report: ReportData;
+    };
+
+export interface ImportRecord {
+  id: string;
+  name: string;
+  bytes: Uint8Array;
+  createdAt: number;
+}
+
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly advice: string,
+    readonly quota: boolean,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+/** QuotaExceededError, as IndexedDB reports it (a DOMException, or the transaction's error). */
+export function isQuotaError(e: unknown): boolean {
+  const err = e as { name?: string; code?: number; message?: string } | null;
+  return !!err && (err.name === 'QuotaExceededError' || err.code === 22 || /quota/i.test(err.message ?? ''));
+}
+
+export function storageError(what: string, e: unknown): StorageError {
+  const detail = e instanceof Error ? e.message : String(e);
+  if (isQuotaError(e)) {
+    return new StorageError(
+      `The browser refused to store ${what}: the storage quota for this site is used up (${detail}).`,
+      'Delete runs you no longer need (each keeps its LoRA and optimizer state), export the ones you want to keep ' +
+        'as files first, or free disk space; the browser grants a share of the free disk. Training is paused and ' +
+        'resumes from the last checkpoint that was stored.',
+      true,
+    );
+  }
+  return new StorageError(
+    `Could not store ${what} in IndexedDB (${detail}).`,
+    'Private/incognito windows and some browser settings block or limit site storage: use a normal window and ' +
+      'allow site data for this page. Training is paused; nothing already stored was lost.',
+    false,
+  );
+}
+
+export class StudioStorage {
+  constructor(readonly kv: KeyValueStore) {}
+
+  private async write(key: string, value: unknown, what: string): Promise<void> {
+    try {
+      await this.kv.set(key, value);
+    } catch (e) {
+      throw storageError(what, e);
+    }
+  }
+
+  private async read<T>(key: string, what: string): Promise<T | undefined> {
+    try {
+      return await this.kv.get<T>(key);
+    } catch (e) {
+      const err = storageError(what, e);
+      throw new StorageError(err.message.replace('store', 'read'), 'Reload the page; if it persists, the site data may be damaged: clear it in the browser settings (this deletes stored runs).', false);
+    }
+  }
+
+  async loadRuns(): Promise<RunRecord[]> {
+    const runs = await this.read<RunRecord[]>('runs', 'the run list');
+    return Array.isArray(runs) ? runs : [];
+  }
+
+  async saveRuns(runs: readonly RunRecord[]): Promise<void> {
+    await this.write('runs', runs, 'the run list');
+  }
+
+  async loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
+    return this.read<Checkpoint>(`checkpoint:${runId}`, `the checkpoint of run ${runId}`);
+  }
+
+  async saveCheckpoint(runId: string, ck: Checkpoint): Promise<void> {
+    await this.write(`checkpoint:${runId}`, ck, `the checkpoint of run ${runId} (step ${ck.step})`);
+  }
+
+  async deleteCheckpoint(runId: string): Promise<void> {
+    try {
+      await this.kv.del(`checkpoint:${runId}`);
+    } catch (e) {
+      throw storageError(`the deletion of run ${runId}`, e);
+    }
+  }
+
+  async loadDataset(): Promise<{ dataset: StoredDataset; edits: Record<string, string> } | undefined> {
+    const dataset = await this.read<StoredDataset>('dataset:current', 'the dataset');
+    if (!dataset) return undefined;
+    const edits = (await this.read<Record<string, string>>('dataset:edits', 'the caption edits')) ?? {};
+    return { dataset, edits };
+  }
+
+  async saveDataset(dataset: StoredDataset): Promise<void> {
+    await this.write('dataset:current', dataset, `the dataset "${dataset.name}"`);
+    await this.write('dataset:edits', {}, 'the caption edits');
+  }
+
+  async saveEdits(edits: Record<string, string>): Promise<void> {
+    await this.write('dataset:edits', edits, 'the caption edits');
+  }
+
+  async loadEmbeddings(): Promise<EmbeddingSnapshot | undefined> {
+    return this.read<EmbeddingSnapshot>('embeddings:current', 'the text embeddings');
+  }
+
+  async saveEmbeddings(s: EmbeddingSnapshot): Promise<void> {
+    await this.write('embeddings:current', s, 'the text embeddings');
+  }
+
+  async loadImports(): Promise<ImportRecord[]> {
+    return (await this.read<ImportRecord[]>('imports', 'the imported LoRAs')) ?? [];
+  }
+
+  async saveImports(imports: readonly ImportRecord[]): Promise<void> {
+    await this.write('imports', imports, 'the imported LoRAs');
+  }
+}

@@ -1,0 +1,190 @@
+// One training run in the worker: its Trainer (made on the first step, or from the stored checkpoint after a
+// reload or an error), one optimizer step per scheduler turn with the model lock held and only this run's LoRA
+// active, metrics read back a step late, validation and checkpoints on their schedule. RunManager (runs.ts) owns
+// the jobs and does what happens at pause/stop/done/error.
+import { LoraSet } from '../model/lora';
+import type { Engine } from '../tensor/engine';
+import type { TrainConfig } from '../train/config';
+import { Trainer, type Checkpoint, type StepMetrics } from '../train/trainer';
+import { withAdapters } from './lock';
+import { StorageError, type RunRecord } from './persistence';
+import type { RunManager } from './runs';
+import type { Job } from './scheduler';
+import { keepCapture, type KeptCapture } from './trajectory';
+
+/** Steps whose timing the steps/s estimate averages over. */
+const RATE_WINDOW = 20;
+
+export class RunJob implements Job {
+  trainer: Trainer | null = null;
+  /** The LoRA rebuilt from the checkpoint, for compare/export of a run that has no trainer in memory. */
+  private stored: LoraSet | null = null;
+  private pending: Promise<StepMetrics> | null = null;
+  private times: number[] = [];
+  /** The last checkpoint write failed (quota): the pause that follows does not try again at once. */
+  storageFailed = false;
+
+  constructor(
+    readonly runs: RunManager,
+    public record: RunRecord,
+  ) {}
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  // ---------------------------------------------------------------------------------------------- the step
+
+  async step(): Promise<boolean> {
+    const t = await this.ensureTrainer();
+    if (t.done) {
+      await this.flush();
+      return false;
+    }
+    const { engine, model } = await this.runs.gpuModel();
+    const lora = t.lora!;
+    const watch = this.runs.trajectory.wants(this.id, t.step);
+    let captured: KeptCapture | null = null;
+    const { metrics } = await this.runs.world.lock.run(() =>
+      withAdapters(model, [lora], () => t.trainStep(watch ? { capture: (r) => (captured = keepCapture(engine, r)) } : {})),
+    );
+    const previous = this.pending;
+    this.pending = metrics;
+    if (previous) this.onMetrics(await previous); // throws NonFiniteLossError for a refused step
+    if (captured) this.runs.postFrame(captured, this.id, t.step);
+    const cfg = t.config;
+    const step = t.step;
+    const validate = step % cfg.validation_steps === 0 && !t.done;
+    const checkpoint = step % cfg.checkpointing_steps === 0 && !t.done;
+    if (validate || checkpoint || t.done) await this.flush();
+    if (validate) await this.validate();
+    if (checkpoint) await this.checkpoint();
+    return !t.done;
+  }
+
+  /** Awaits the metrics still being read back (and posts them). */
+  async flush(): Promise<void> {
+    const p = this.pending;
+    this.pending = null;
+    if (p) this.onMetrics(await p);
+  }
+
+  private onMetrics(m: StepMetrics): void {
+    const now = performance.now();
+    this.times.push(now);
+    if (this.times.length > RATE_WINDOW + 1) this.times.shift();
+    const n = this.times.length - 1;
+    const stepsPerSecond = n > 0 ? (n * 1000) / Math.max(1e-3, now - this.times[0]) : m.ms_per_step > 0 ? 1000 / m.ms_per_step : 0;
+    const left = this.record.config.max_train_steps - m.step;
+    this.record.step = m.step;
+    this.record.history.push(m);
+    this.runs.world.post({ type: 'run/metrics', runId: this.id, metrics: m, stepsPerSecond, etaSeconds: stepsPerSecond > 0 ? left / stepsPerSecond : 0 });
+  }
+
+  async validate(): Promise<void> {
+    const t = this.trainer;
+    if (!t) return;
+    const { model } = await this.runs.gpuModel();
+    const loss = await this.runs.world.lock.run(() => withAdapters(model, [t.lora!], () => t.validationLoss()));
+    this.record.validation = [...t.validation];
+    this.runs.world.post({ type: 'run/validation', runId: this.id, step: t.step, loss });
+  }
+
+  /** Writes the checkpoint and the run list; a storage failure is posted and pauses the run. */
+  async checkpoint(): Promise<boolean> {
+    const t = this.trainer;
+    if (!t) return true;
+    const ck = await this.runs.world.lock.run(() => t.checkpoint());
+    try {
+      await this.runs.world.storage.saveCheckpoint(this.id, ck);
+      this.record.checkpointStep = ck.step;
+      this.record.history = [...t.history];
+      this.record.validation = [...t.validation];
+      await this.runs.saveRecords();
+      this.storageFailed = false;
+      return true;
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      this.storageFailed = true;
+      this.runs.world.post({ type: 'storage/error', message: e.message, advice: e.advice });
+      void this.runs.scheduler.pause(this.id); // after this step; awaiting it here would wait for ourselves
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------- weights
+
+  /** The trainer, created on the first step (and after a reload or an error) from the stored checkpoint. */
+  async ensureTrainer(): Promise<Trainer> {
+    if (this.trainer) return this.trainer;
+    const r = this.record;
+    const { base, info } = await this.runs.world.base();
+    if (info.id !== r.baseId) throw new Error(`run "${r.name}" was trained on the base ${r.baseId}, but ${info.id} is loaded: load that base again to continue it`);
+    const dataset = await this.runs.world.dataset();
+    if (dataset.key !== r.datasetKey) throw new Error(`run "${r.name}" was trained on another dataset (${r.datasetKey}) than the one loaded (${dataset.key}): load that dataset again to continue it exactly`);
+    const engine = this.runs.world.engine();
+    const ck = await this.runs.world.storage.loadCheckpoint(this.id);
+    const trainer = await this.runs.world.lock.run(async () => {
+      const saved = base.model.adapters;
+      try {
+        const t = await Trainer.create(engine, base.model, base.embeddings, dataset.trainingData(), r.config);
+        if (ck && ck.step > 0) t.restore(ck);
+        return t;
+      } finally {
+        base.model.adapters = saved; // Trainer.create appended its LoRA: the resting list stays as it was
+      }
+    });
+    this.releaseStored();
+    this.trainer = trainer;
+    this.times = [];
+    // The history is the checkpoint's from here on (steps after it are recomputed, with the same values).
+    const rewound = r.step !== trainer.step || r.history.length !== trainer.history.length;
+    r.step = trainer.step;
+    r.checkpointStep = trainer.step;
+    r.history = [...trainer.history];
+    r.validation = [...trainer.validation];
+    if (rewound) this.runs.update(this);
+    return trainer;
+  }
+
+  /** The run's LoRA for a preview or an export: the trainer's, else rebuilt from the last checkpoint. */
+  async lora(): Promise<LoraSet> {
+    if (this.trainer?.lora) return this.trainer.lora;
+    if (this.stored) return this.stored;
+    const ck = await this.runs.world.storage.loadCheckpoint(this.id);
+    const { base } = await this.runs.world.base();
+    const set = loraFromCheckpoint(this.runs.world.engine(), base.model.config, this.record.config, ck);
+    this.stored = set;
+    return set;
+  }
+
+  /** Drops the trainer (GPU buffers) and any pending metrics; the record stays. */
+  dispose(): void {
+    this.pending?.catch(() => undefined);
+    this.pending = null;
+    this.trainer?.release();
+    this.trainer = null;
+    this.releaseStored();
+  }
+
+  private releaseStored(): void {
+    this.stored?.release();
+    this.stored = null;
+  }
+}
+
+/** A LoRA with the run's config and the checkpoint's weights (a fresh one, B = 0, when there is none). */
+export function loraFromCheckpoint(engine: Engine, modelConfig: Parameters<typeof LoraSet.create>[2], cfg: TrainConfig, ck: Checkpoint | undefined): LoraSet {
+  const set = LoraSet.create(engine, cfg.method, modelConfig, { rank: cfg.rank, alpha: cfg.lora_alpha, targets: cfg.lora_targets }, cfg.seed);
+  if (ck) {
+    for (const p of set.parameters()) {
+      const saved = ck.tensors[p.name];
+      if (!saved || saved.data.length !== p.size) {
+        set.release();
+        throw new Error(`the checkpoint has no ${p.name} of ${p.size} values: it was made with another LoRA config`);
+      }
+      engine.gpu.write(p.buffer, saved.data);
+    }
+  }
+  return set;
+}

@@ -1,0 +1,137 @@
+// The studio store's reducer over worker messages, the chart maths and the run form, without a browser.
+import { describe, expect, it } from 'vitest';
+import { ATTENTION_TARGETS as MODEL_ATTN, MLP_TARGETS as MODEL_MLP } from '../../src/model/lora';
+import { appendMetrics, initialStudioState, reduceStudio, type StudioState } from '../../src/store/studio';
+import { DEFAULT_TRAIN, validateTrainConfig } from '../../src/train/config';
+import type { StepMetrics } from '../../src/train/trainer';
+import { align, chartData, clippedRange, ema, METRICS } from '../../src/ui/chart-data';
+import { ATTENTION_TARGETS, configFromForm, errorsByField, formFromConfig, MLP_TARGETS, PRESETS, runsFor } from '../../src/ui/RunConfigPanel';
+import type { RunSummary, WorkerToUi } from '../../src/worker/protocol';
+
+const metric = (step: number, loss = 1): StepMetrics => ({ step, loss, loss_main: loss, loss_aux: null, aux_per_sample: 0, grad_norm: 0.5, lr: 1e-3, ms_per_step: 10, skipped: false });
+
+const run = (id: string, over: Partial<RunSummary> = {}): RunSummary => ({
+  id,
+  name: id,
+  method: 'sft',
+  config: { ...DEFAULT_TRAIN, method: 'sft' },
+  status: 'running',
+  step: 0,
+  checkpointStep: 0,
+  history: [],
+  validation: [],
+  createdAt: 1,
+  ...over,
+});
+
+function apply(...ms: WorkerToUi[]): StudioState {
+  return ms.reduce(reduceStudio, initialStudioState);
+}
+
+describe('studio store', () => {
+  it('adds runs on update, appends metrics with throughput, and validation points', () => {
+    const s = apply(
+      { type: 'run/update', run: run('a') },
+      { type: 'run/metrics', runId: 'a', metrics: metric(1, 2), stepsPerSecond: 3, etaSeconds: 10 },
+      { type: 'run/metrics', runId: 'a', metrics: metric(2, 1.5), stepsPerSecond: 4, etaSeconds: 9 },
+      { type: 'run/validation', runId: 'a', step: 2, loss: 1.7 },
+    );
+    expect(s.runOrder).toEqual(['a']);
+    expect(s.runs.a.step).toBe(2);
+    expect(s.runs.a.history.map((h) => h.loss)).toEqual([2, 1.5]);
+    expect(s.runs.a.stepsPerSecond).toBe(4);
+    expect(s.runs.a.validation).toEqual([{ step: 2, loss: 1.7 }]);
+  });
+
+  it('a resumed run repeats steps after its checkpoint: later points are replaced, not duplicated', () => {
+    const h = [metric(1), metric(2), metric(3)];
+    expect(appendMetrics(h, metric(2, 9)).map((m) => [m.step, m.loss])).toEqual([
+      [1, 1],
+      [2, 9],
+    ]);
+  });
+
+  it('restored runs come in creation order; metrics of unknown runs are ignored', () => {
+    const s = apply(
+      { type: 'run/metrics', runId: 'x', metrics: metric(1), stepsPerSecond: 1, etaSeconds: 1 },
+      { type: 'runs/restored', runs: [run('b', { createdAt: 5 }), run('a', { createdAt: 2 })] },
+    );
+    expect(s.runOrder).toEqual(['a', 'b']);
+    expect(s.restore).toBe('done');
+    expect(s.runs.x).toBeUndefined();
+  });
+
+  it('keeps errors with their advice, and drops frames of runs not watched', () => {
+    let s = apply({ type: 'base/error', message: 'm', advice: 'a' }, { type: 'storage/error', message: 'full', advice: 'free space' }, { type: 'run/deleted', id: 'nope' });
+    expect(s.base).toMatchObject({ status: 'error', error: { message: 'm', advice: 'a' } });
+    expect(s.storage.errors).toEqual([{ message: 'full', advice: 'free space' }]);
+    s = { ...s, trajectory: { watched: 'a', frame: null } };
+    const img = { width: 1, height: 1, rgba: new Uint8ClampedArray(4) };
+    const frame = { runId: 'b', step: 1, sigma0: 0.5, sigma1: null, z0: img, zSigma0: img, rollout: null, aux: [] };
+    expect(reduceStudio(s, { type: 'trajectory/frame', frame }).trajectory.frame).toBeNull();
+    expect(reduceStudio(s, { type: 'trajectory/frame', frame: { ...frame, runId: 'a' } }).trajectory.frame?.runId).toBe('a');
+  });
+});
+
+describe('chart data', () => {
+  it('EMA is debiased: a constant stays constant from the first point', () => {
+    expect(ema([2, 2, 2], 0.9).map((v) => +v!.toFixed(12))).toEqual([2, 2, 2]);
+    expect(ema([1, null, 3], 0)).toEqual([1, null, 3]);
+  });
+
+  it('aligns runs on one step axis with gaps', () => {
+    expect(align([
+      { runId: 'a', xs: [1, 2], ys: [10, 20] },
+      { runId: 'b', xs: [2, 3], ys: [5, 6] },
+    ])).toEqual([[1, 2, 3], [10, 20, null], [null, 5, 6]]);
+  });
+
+  it('clipping ignores a single spike', () => {
+    const ys = [1, 1.1, 0.9, 1, 1.05, 0.95, 1, 1.02, 0.98, 1, 1000];
+    const r = clippedRange([ys], false)!;
+    expect(r[1]).toBeLessThan(50);
+    expect(r[0]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports points per run (what the e2e specs read) and leaves out SFT aux losses', () => {
+    const a = { id: 'a', history: [metric(1), metric(2)], validation: [{ step: 2, loss: 1 }] };
+    const aux = METRICS.find((m) => m.key === 'loss_aux')!;
+    const loss = METRICS.find((m) => m.key === 'loss')!;
+    const settings = { smoothing: 0.5, logScale: true, clipOutliers: true };
+    expect(chartData([a], loss, settings).points).toEqual({ a: 2 });
+    expect(chartData([a], aux, settings).points).toEqual({ a: 0 });
+  });
+});
+
+describe('run form', () => {
+  it('lists the same LoRA targets as the model', () => {
+    expect(ATTENTION_TARGETS).toEqual([...MODEL_ATTN]);
+    expect(MLP_TARGETS).toEqual([...MODEL_MLP]);
+  });
+
+  it('every preset is a valid config', () => {
+    for (const p of PRESETS) {
+      const form = formFromConfig(p.method, { ...DEFAULT_TRAIN, ...p.config }, p.id);
+      expect(validateTrainConfig(configFromForm(form)), p.id).toEqual([]);
+    }
+  });
+
+  it('names the field of each validation message, and "both" makes an SFT and a SOAR run with one seed', () => {
+    const form = formFromConfig('both', DEFAULT_TRAIN, null);
+    form.values.learning_rate = 'abc';
+    const errs = validateTrainConfig(configFromForm(form));
+    expect(Object.keys(errorsByField(errs))).toEqual(['learning_rate']);
+    const runs = runsFor('both', DEFAULT_TRAIN, { sft: 1, soar: 0 }, 1000);
+    expect(runs.map((r) => [r.name, r.config.method, r.config.seed])).toEqual([
+      ['SFT 2', 'sft', 42],
+      ['SOAR 1', 'soar', 42],
+    ]);
+  });
+});
+
+describe('outlier clipping', () => {
+  it('keeps a steep but ordinary start of training in view', () => {
+    const ys = Array.from({ length: 40 }, (_, i) => 2 * Math.exp(-i / 8) + 0.3);
+    expect(clippedRange([ys], false)).toBeNull();
+  });
+});
