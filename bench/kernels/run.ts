@@ -1,7 +1,7 @@
 // `npm run bench:kernels [-- --full] [--env node|chromium] [--only matmul,attention,layernorm] [--reps N]
 //  [--budget MS]`: the kernel benchmark in Node (Dawn) and then in headless Chromium, one after the other (never
 // both at once: they would share the same CPU cores). Prints a table per environment and writes
-// bench/results/kernels-<env>.json and bench/results/kernels.md. Loaded through Vite by run.mjs.
+// bench/results/kernels-<env>.json and bench/results/kernels.md. Loaded through Vite by scripts/run-ts.mjs.
 import { chromium } from '@playwright/test';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createReadStream } from 'node:fs';

@@ -2,7 +2,7 @@
 //  [--step-batch N] [--soar-k K] [--reps N] [--budget MS]`: the model benchmark in Node (Dawn) and then in
 // headless Chromium, one after the other (never both at once: they would share the same CPU cores). Prints a
 // table per environment and writes bench/results/model-<env>.json and bench/results/model.md. Loaded through
-// Vite by run.mjs (the kernel bench's launcher); the page is built and driven by bench/kernels/run.ts's runPage.
+// Vite by scripts/run-ts.mjs (the project's TypeScript launcher); the page is built and driven by bench/kernels/run.ts's runPage.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,8 @@ function parseArgs(argv: string[]): { envs: Env[]; options: ModelBenchOptions } 
   return { envs, options: { ...options, ...overrides } };
 }
 
-// The kernel bench's page runner. Imported by its full path: '../kernels/run' would resolve to run.mjs, the
-// launcher next to it (Vite tries .mjs before .ts), which would start this benchmark again, recursively.
+// The kernel bench's page runner, imported by its full path (explicit, and safe should a launcher script ever
+// sit next to it again: Vite tries .mjs before .ts).
 const PAGE_RUNNER = '/bench/kernels/run.ts';
 
 export async function main(argv: string[]): Promise<number> {

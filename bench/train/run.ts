@@ -3,7 +3,7 @@
 // Node on Dawn by default (Chromium on request: same code, one environment after the other, never both at once,
 // they would share the CPU cores). Prints the tables and findings; writes bench/results/train-<env>.json and
 // bench/results/train.md (every environment: one not run this time comes from its last JSON). Loaded through
-// Vite by run.mjs (the kernel bench's launcher); the Chromium page is built and driven by bench/kernels/run.ts's
+// Vite by scripts/run-ts.mjs (the project's TypeScript launcher); the Chromium page is built and driven by bench/kernels/run.ts's
 // runPage.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -61,8 +61,7 @@ type KernelRun = typeof import('../kernels/run');
 
 /**
  * Imported only when asked for: the page runner pulls in Playwright and Vite's bundler, which Node runs never
- * need. The path names the .ts file: Vite resolves an extensionless '../kernels/run' to run.mjs (its default
- * extension order puts .mjs before .ts), i.e. the launcher, which would start the benchmark again, forever.
+ * need. The path names the .ts file explicitly (Vite's extension order puts .mjs before .ts).
  */
 async function runChromium(options: Partial<TrainBenchOptions>): Promise<TrainBenchReport> {
   const entry = '../kernels/run.ts';
