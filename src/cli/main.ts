@@ -1,6 +1,6 @@
 // `npm run soar -- <command> [--flag value ...]`: the headless studio on Dawn.
 //   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
-//   train      --base DIR --data builtin:clean[:N] --method sft|soar --steps N --out RUN [--config cfg.json]
+//   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar --steps N --out RUN [--config cfg.json]
 //              [--resume] [--<any TrainConfig field> value]
 //   sample     --base DIR [--lora FILE] --prompt "..." [--seed N --steps N --cfg W --count N] --out grid.png
 // Every command prints what it did; errors say what was wrong and exit non-zero.
@@ -10,6 +10,8 @@ import { closeNodeGpu, nodeGpu } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
 import { builtinData } from '../data/source';
+import { createJsImageDecoder, ingestDataset, toTrainingData } from '../data/ingest';
+import { entriesFromDirectory } from '../data/ingest/node-entries';
 import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { loadBase, randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
@@ -24,7 +26,7 @@ import { parseArgs, type Args } from './args';
 
 const USAGE = `usage: npm run soar -- <command> [options]
   init-base --preset tiny|studio-s [--seed 1] --out DIR
-  train     --base DIR --data builtin:clean[:COUNT] --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
+  train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
   sample    --base DIR --prompt "a red circle" [--count 4 --seed 0 --steps 20 --cfg 4.5] --out grid.png`;
 
@@ -87,10 +89,22 @@ function writeBase(dir: string, files: Awaited<ReturnType<typeof saveBase>>): vo
   writeFileSync(join(dir, 'text_encoder.safetensors'), files.textEncoder);
 }
 
-export function dataFrom(spec: string, resolution: number): TrainingData {
+/** `builtin:clean[:COUNT]`, `builtin:broad[:COUNT]`, or a dataset folder in any format the studio accepts. */
+export async function dataFrom(spec: string, resolution: number, outDir: string): Promise<TrainingData> {
   const m = /^builtin:(broad|clean)(?::(\d+))?$/.exec(spec);
   if (m) return builtinData(m[1] as SplitName, m[2] ? Number(m[2]) : m[1] === 'clean' ? 512 : 4096, resolution);
-  throw new Error(`--data ${JSON.stringify(spec)}: use builtin:clean[:COUNT] or builtin:broad[:COUNT] (folders are read by the studio; CLI folder support is not there yet)`);
+  if (spec.startsWith('builtin:')) throw new Error(`--data ${JSON.stringify(spec)}: use builtin:clean[:COUNT] or builtin:broad[:COUNT]`);
+  if (!existsSync(spec)) throw new Error(`--data ${JSON.stringify(spec)}: no such folder (or use builtin:clean)`);
+  const bar = new ProgressBar(1, 'reading dataset');
+  const result = await ingestDataset(await entriesFromDirectory(spec), {
+    resolution,
+    decoder: createJsImageDecoder(),
+    onProgress: (p) => p.phase === 'decode' && p.total > 0 && bar.update(p.done * (1 / p.total)),
+  });
+  writeFileSync(join(outDir, 'dataset-report.txt'), result.report.toText());
+  console.log(`${spec}: ${result.report.summary()} (report in ${join(outDir, 'dataset-report.txt')})`);
+  if (result.examples.length === 0) throw new Error(`${spec} has no usable image with a caption; see the report`);
+  return toTrainingData(result);
 }
 
 /** Training config from defaults, the base's shift, a JSON file, and flags (in that order). */
@@ -118,7 +132,7 @@ async function train(engine: Engine, args: Args): Promise<number> {
   const cfg = trainConfigFrom(args, base);
   const out = args.required('out');
   mkdirSync(out, { recursive: true });
-  const data = dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution);
+  const data = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out);
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg);
   const ckPath = join(out, 'checkpoint.safetensors');
   if (args.flag('resume')) {
