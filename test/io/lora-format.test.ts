@@ -7,6 +7,7 @@ import { parameterSpecs } from '../../src/model/params';
 import { exportLora, importLora, LORA_FORMAT, LoraImportError, type LoraExportInfo } from '../../src/io/lora-format';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors';
 import { expectClose, getEngine, rand } from '../tensor/harness';
+import { MINI_SD35 } from '../model/fixtures';
 
 const TINY = PRESETS.tiny.config;
 const BASE = { config: TINY, id: 'tiny', hash: 'sha256:tiny-base' };
@@ -18,21 +19,6 @@ const INFO: LoraExportInfo = {
   steps: 120,
 };
 
-// SD3.5-Medium's structure in miniature: dual attention (attn2), the context-pre-only last block.
-const MINI_SD35: SD3Config = {
-  ...PRESETS['sd3.5-medium'].config,
-  sample_size: 8,
-  in_channels: 4,
-  out_channels: 4,
-  num_layers: 3,
-  attention_head_dim: 8,
-  num_attention_heads: 2,
-  joint_attention_dim: 12,
-  caption_projection_dim: 16,
-  pooled_projection_dim: 10,
-  pos_embed_max_size: 6,
-  dual_attention_layers: [0, 1],
-};
 
 /** A LoRA with random A and B (a fresh one has B = 0, which would hide a wrong scale). */
 async function trainedSet(config: SD3Config, lora: LoraConfig, seed: number, strength = 1): Promise<LoraSet> {

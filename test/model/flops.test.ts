@@ -11,22 +11,9 @@ import { parameterCount, parameterSpecs } from '../../src/model/params';
 import { DEFAULT_TRAIN } from '../../src/train/config';
 import { backward } from '../../src/tensor/autograd';
 import { getEngine, rand } from '../tensor/harness';
+import { MINI_SD35 } from './fixtures';
 
 const tiny = PRESETS.tiny.config;
-const MINI_SD35: SD3Config = {
-  ...PRESETS['sd3.5-medium'].config,
-  sample_size: 8,
-  in_channels: 4,
-  out_channels: 4,
-  num_layers: 3,
-  attention_head_dim: 8,
-  num_attention_heads: 2,
-  joint_attention_dim: 12,
-  caption_projection_dim: 16,
-  pooled_projection_dim: 10,
-  pos_embed_max_size: 6,
-  dual_attention_layers: [0, 1],
-};
 
 /** Rows a linear layer sees: image tokens, text tokens, or one conditioning vector per sample. */
 function rowsOf(module: string, s: ForwardShape, c: SD3Config): number {

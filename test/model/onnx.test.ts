@@ -10,24 +10,10 @@ import { MMDiT } from '../../src/model/mmdit';
 import { exportMMDiTOnnx, hostWeightsOf, mergedLoraOf, mmditOnnxGraph, ONNX_CONTEXT, ONNX_OUTPUT, ONNX_POOLED, ONNX_SAMPLE, ONNX_TIMESTEP } from '../../src/model/onnx-export';
 import { mmditForwardRef, type RefAdapters, type RefInputs } from '../../src/model/reference';
 import { expectClose, getEngine, rand } from '../tensor/harness';
+import { MINI_SD35 } from './fixtures';
 
 ort.env.wasm.numThreads = 1; // tiny models: no worker pool
 
-// As test/model/reference.test.ts.
-const MINI_SD35: SD3Config = {
-  ...PRESETS['sd3.5-medium'].config,
-  sample_size: 8,
-  in_channels: 4,
-  out_channels: 4,
-  num_layers: 3,
-  attention_head_dim: 8,
-  num_attention_heads: 2,
-  joint_attention_dim: 12,
-  caption_projection_dim: 16,
-  pooled_projection_dim: 10,
-  pos_embed_max_size: 6,
-  dual_attention_layers: [0, 1],
-};
 
 // Two fp32 implementations (and fp32 vs float64) through a few layers: the model tests' own tolerance.
 const TOL = { atol: 2e-4, rtol: 2e-3 };

@@ -9,21 +9,8 @@ import { mmditForwardRef, type RefAdapters, type RefInputs } from '../../src/mod
 import { loadStateDict, saveStateDict } from '../../src/model/weights';
 import { backward } from '../../src/tensor/autograd';
 import { expectClose, getEngine, rand } from '../tensor/harness';
+import { MINI_SD35 } from './fixtures';
 
-const MINI_SD35: SD3Config = {
-  ...PRESETS['sd3.5-medium'].config,
-  sample_size: 8,
-  in_channels: 4,
-  out_channels: 4,
-  num_layers: 3,
-  attention_head_dim: 8,
-  num_attention_heads: 2,
-  joint_attention_dim: 12,
-  caption_projection_dim: 16,
-  pooled_projection_dim: 10,
-  pos_embed_max_size: 6,
-  dual_attention_layers: [0, 1],
-};
 
 async function setup(config: SD3Config, B: number, T: number, seed: number) {
   const e = await getEngine();
