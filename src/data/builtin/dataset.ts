@@ -11,11 +11,11 @@
 import { captionOf } from './captions';
 import { draftFor, type DraftOptions } from './drafts';
 import { isHeldOutPair } from './heldout';
-import { layoutObjects, type LayoutOptions } from './layout';
+import { layoutObjects, type LayoutOptions, type ObjectDraft } from './layout';
 import { hashSeed, Rng } from './prng';
 import { renderScene } from './render';
 import type { PromptSpec, Scene } from './spec';
-import { BACKGROUND_LEVEL, TASKS, type Task } from './vocab';
+import { BACKGROUND_LEVEL, COLORS, PALETTE, SIZES, TASKS, type Color, type Task } from './vocab';
 
 export type SplitName = 'broad' | 'clean';
 export const SPLITS: readonly SplitName[] = ['broad', 'clean'];
@@ -116,4 +116,29 @@ export function builtinSplit(name: SplitName, count?: number, opts: BuiltinOptio
 /** Unlimited stream of a split, from index `start` (for pretraining on `broad`). */
 export function* builtinStream(name: SplitName, opts: BuiltinOptions = {}, start = 0): Generator<BuiltinSample> {
   for (let i = start; ; i++) yield builtinSample(name, i, opts);
+}
+
+/**
+ * A reference scene for any prompt spec (held-out prompts included): the named attributes as asked, the unsaid
+ * ones drawn from `seed`, laid out like the dataset. Used to sanity-check the evaluator on prompts that have no
+ * sample, and as the "what a perfect model would draw" image in reports. A size named in a multi-object prompt
+ * may be shrunk if the objects would not fit.
+ */
+export function sceneForPrompt(spec: PromptSpec, opts: BuiltinOptions = {}): Scene {
+  const size = opts.size ?? DEFAULT_IMAGE_SIZE;
+  const rng = new Rng(hashSeed(opts.seed ?? DEFAULT_SEED, 'prompt', captionOf(spec)));
+  const copies = spec.task === 'counting' ? (spec.count ?? 1) : 1;
+  const drafts: ObjectDraft[] = [];
+  const usedColors: Color[] = [];
+  for (const o of spec.objects) {
+    // Unnamed colours differ from the named ones, so a scene for "a circle and a square" cannot pass a stricter
+    // prompt by accident in tests.
+    const color = o.color ?? rng.pick(COLORS.filter((c) => !usedColors.includes(c)));
+    usedColors.push(color);
+    const d: ObjectDraft = { shape: o.shape, color, size: o.size ?? rng.pick(SIZES), rgb: PALETTE[color] };
+    for (let k = 0; k < copies; k++) drafts.push({ ...d });
+  }
+  const objects = layoutObjects(drafts, rng, { size, radiusJitter: 0.03 }, spec.relation);
+  const g = BACKGROUND_LEVEL;
+  return { width: size, height: size, background: [g, g, g], objects };
 }

@@ -12,6 +12,7 @@ export {
   builtinSplit,
   builtinStream,
   describeBuiltinSample,
+  sceneForPrompt,
   BROAD_DEFAULT_COUNT,
   CLEAN_COUNT,
   DEFAULT_IMAGE_SIZE,
