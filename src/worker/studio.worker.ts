@@ -8,6 +8,7 @@ import { canvasJpegEncoder, jpegJsEncoder } from './images';
 import { idbStore } from './kv';
 import type { UiToWorker, WorkerToUi } from './protocol';
 import { Studio } from './studio';
+import { scorePrompts } from '../eval/score';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -24,6 +25,11 @@ const studio = new Studio({
   decoder: () => createBrowserImageDecoder(),
   imageEncoder: canvasJpegEncoder() ?? jpegJsEncoder(),
   storageManager,
+  // Compare-grid scores: the GenEval-style evaluator, for prompts in the built-in dataset's grammar.
+  scorer: (prompts, images) => {
+    const s = scorePrompts(prompts, images);
+    return s ? { overall: s.overall, perTask: s.perTask } : null;
+  },
 });
 
 // Answers of the probe, replayed to a repeated request: the GPU is acquired once per worker.
