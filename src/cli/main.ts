@@ -22,13 +22,19 @@ import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
 import { ProgressBar } from './progress';
+import { evaluateModel, type EvalOptions, type EvalResult } from './evaluate';
+import { LoraSet } from '../model/lora';
+import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
 
 const USAGE = `usage: npm run soar -- <command> [options]
   init-base --preset tiny|studio-s [--seed 1] --out DIR
   train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
-  sample    --base DIR --prompt "a red circle" [--count 4 --seed 0 --steps 20 --cfg 4.5] --out grid.png`;
+  sample    --base DIR --prompt "a red circle" [--count 4 --seed 0 --steps 20 --cfg 4.5] --out grid.png
+  eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
+  compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
+            SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -46,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
         return await train(engine, args);
       case 'sample':
         return await sampleCommand(engine, args);
+      case 'eval':
+        return await evalCommand(engine, args);
+      case 'compare':
+        return await compareCommand(engine, args);
       default:
         console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
         return 2;
@@ -178,5 +188,93 @@ async function sampleCommand(engine: Engine, args: Args): Promise<number> {
   const images = Array.from({ length: count }, (_, i) => data.slice(i * per, (i + 1) * per));
   writeFileSync(out, gridPng(images, { scale: 4 }));
   console.log(`wrote ${count} samples of ${JSON.stringify(prompt)} to ${out}`);
+  return 0;
+}
+
+function evalOptions(args: Args): EvalOptions {
+  return {
+    prompts: args.int('prompts', 24),
+    stepCounts: args.string('eval-steps', '10,20,40').split(',').map(Number),
+    cfgScale: Number(args.string('cfg', '4.5')),
+    driftSamples: args.int('drift-samples', 8),
+  };
+}
+
+/** A LoRA set from a checkpoint's tensors (post-training checkpoints hold exactly the adapter's A and B). */
+function loraFromCheckpoint(engine: Engine, base: LoadedBase, ck: Checkpoint, name: string): LoraSet {
+  if (ck.config.train_mode !== 'lora') throw new Error('this checkpoint trained the whole model, not a LoRA');
+  const set = LoraSet.create(engine, name, base.manifest.config, { rank: ck.config.rank, alpha: ck.config.lora_alpha, targets: ck.config.lora_targets }, 0);
+  for (const m of set.modules.values()) {
+    for (const [t, key] of [[m.A, `${m.name}.lora_A`], [m.B, `${m.name}.lora_B`]] as const) {
+      const saved = ck.tensors[key];
+      if (!saved || saved.data.length !== t.size) throw new Error(`checkpoint has no ${key} of ${t.size} values: it was made for another base`);
+      engine.gpu.write(t.buffer, saved.data);
+    }
+  }
+  return set;
+}
+
+function evalTable(label: string, r: EvalResult): string {
+  return r.byStep.map((s, i) => `| ${label} | ${s.steps} | ${s.overall.toFixed(3)} | ${s.novel.toFixed(3)} | ${s.inDistribution.toFixed(3)} | ${r.drift[i].final.toFixed(4)} |`).join('\n');
+}
+
+async function evalCommand(engine: Engine, args: Args): Promise<number> {
+  const base = readBase(engine, args.required('base'));
+  const ckPath = args.optional('checkpoint');
+  let label = 'base';
+  if (ckPath) {
+    const ck = checkpointFromBytes(new Uint8Array(readFileSync(ckPath)));
+    base.model.adapters = [loraFromCheckpoint(engine, base, ck, ck.config.method)];
+    label = `${ck.config.method} (step ${ck.step})`;
+  }
+  const r = await evaluateModel(engine, base, evalOptions(args));
+  const out = args.required('out');
+  writeFileSync(out, JSON.stringify({ model: label, base: base.manifest.id, ...r, images: undefined }, null, 1));
+  console.log(`| model | steps | overall | novel | in-dist | final drift |\n|---|---|---|---|---|---|\n${evalTable(label, r)}`);
+  console.log(`wrote ${out}`);
+  return 0;
+}
+
+async function compareCommand(engine: Engine, args: Args): Promise<number> {
+  const baseDir = args.required('base');
+  const base = readBase(engine, baseDir);
+  const out = args.required('out');
+  mkdirSync(out, { recursive: true });
+  const cfg = trainConfigFrom(args, base);
+  const data = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out);
+  const evalOpts = evalOptions(args);
+  const results: Array<{ label: string; eval: EvalResult; validation: number | null; history: unknown }> = [];
+  console.log(`compare: base ${base.manifest.id}, ${data.size} examples, ${cfg.max_train_steps} steps each, seed ${cfg.seed}`);
+  base.model.adapters = [];
+  results.push({ label: 'base', eval: await evaluateModel(engine, base, evalOpts), validation: null, history: null });
+  for (const method of ['sft', 'soar'] as const) {
+    const trainer = await Trainer.create(engine, base.model, base.embeddings, data, { ...cfg, method });
+    const bar = new ProgressBar(cfg.max_train_steps, method);
+    await trainer.run(Infinity, (m) => bar.update(m.step, `loss ${m.loss.toFixed(4)}`));
+    const validation = await trainer.validationLoss();
+    writeFileSync(join(out, `${method}.checkpoint.safetensors`), checkpointToBytes(await trainer.checkpoint()));
+    base.model.adapters = trainer.lora ? [trainer.lora] : [];
+    results.push({ label: method.toUpperCase(), eval: await evaluateModel(engine, base, evalOpts), validation, history: trainer.history });
+    trainer.release();
+    base.model.adapters = [];
+  }
+  for (const r of results) writeFileSync(join(out, `samples-${r.label.toLowerCase()}.png`), gridPng(r.eval.images, { scale: 4 }));
+  const md = [
+    `# SFT vs SOAR on ${base.manifest.id}`,
+    '',
+    `Data: ${args.string('data', 'builtin:clean')} (${data.size} examples); ${cfg.max_train_steps} steps, batch ${cfg.train_batch_size}, lr ${cfg.learning_rate}, seed ${cfg.seed};`,
+    `SOAR: lambda_aux ${cfg.lambda_aux}, trajectory_length ${cfg.trajectory_length}, cfg_scale_sampling ${cfg.cfg_scale_sampling}. Evaluated on ${evalOpts.prompts} held-out prompts, CFG ${evalOpts.cfgScale}.`,
+    '',
+    '| model | sampling steps | overall | novel pairs | in-distribution | final drift |',
+    '|---|---|---|---|---|---|',
+    ...results.map((r) => evalTable(r.label, r.eval)),
+    '',
+    `Validation loss (fixed seed, lower is better): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
+    '',
+    `Sample grids (largest step count, prompts in order): ${results.map((r) => `samples-${r.label.toLowerCase()}.png`).join(', ')}. Loss curves: report.json (history per run).`,
+  ].join('\n');
+  writeFileSync(join(out, 'report.md'), md + '\n');
+  writeFileSync(join(out, 'report.json'), JSON.stringify({ config: cfg, base: base.manifest.id, results: results.map((r) => ({ ...r, eval: { ...r.eval, images: undefined } })) }, null, 1));
+  console.log(md);
   return 0;
 }

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateModel } from '../../src/cli/evaluate';
+import { builtinVocabulary } from '../../src/encode/builtin-vocab';
+import { randomBase } from '../../src/io/base-runtime';
+import { parseArgs } from '../../src/cli/args';
+import { getEngine } from '../tensor/harness';
+
+describe('CLI evaluation', () => {
+  it('evaluates a model on held-out prompts at several step counts, with drift, reproducibly', async () => {
+    const e = await getEngine();
+    const base = randomBase(e, 'tiny', builtinVocabulary(8), 3);
+    const opts = { prompts: 3, stepCounts: [1, 2], cfgScale: 2, driftSamples: 2 };
+    const a = await evaluateModel(e, base, opts);
+    expect(a.byStep.map((s) => s.steps)).toEqual([1, 2]);
+    expect(a.prompts.length).toBe(3);
+    expect(a.images.length).toBe(3);
+    expect(a.drift[1].perLevel.length).toBe(3);
+    expect(a.drift[1].perLevel[0]).toBe(0);
+    for (const s of a.byStep) expect(s.overall).toBeGreaterThanOrEqual(0);
+    const b = await evaluateModel(e, base, opts);
+    expect(b.drift).toEqual(a.drift); // same noise for every call
+    expect(Array.from(b.images[0])).toEqual(Array.from(a.images[0]));
+    base.model.release();
+  });
+
+  it('parses options and says which one is wrong', () => {
+    const args = parseArgs(['--steps', '5', '--resume', '--out=x']);
+    expect(args.int('steps', 1)).toBe(5);
+    expect(args.flag('resume')).toBe(true);
+    expect(args.required('out')).toBe('x');
+    expect(() => args.required('base')).toThrow(/--base is required/);
+    expect(() => parseArgs(['--steps', 'x']).int('steps', 1)).toThrow(/--steps must be an integer/);
+    expect(() => parseArgs(['oops'])).toThrow(/unexpected argument "oops"/);
+  });
+});
