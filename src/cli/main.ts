@@ -17,6 +17,8 @@ import { builtinVocabulary } from '../encode/builtin-vocab';
 import { loadBase, randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../io/png';
+import { linePlotPng } from '../io/plot';
+import { exportLora } from '../io/lora-format';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
 import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
@@ -159,7 +161,11 @@ async function train(engine: Engine, args: Args): Promise<number> {
   await trainer.validationLoss();
   await save();
   writeFileSync(join(out, 'metrics.json'), JSON.stringify({ config: cfg, history: trainer.history, validation: trainer.validation }, null, 1));
-  console.log(`wrote ${ckPath} and metrics.json (validation loss ${trainer.validation.at(-1)?.loss.toFixed(5)})`);
+  if (trainer.lora) {
+    const lora = await exportLora(trainer.lora, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method: cfg.method, config: cfg, steps: trainer.step });
+    writeFileSync(join(out, 'lora.safetensors'), lora);
+  }
+  console.log(`wrote ${ckPath}, ${trainer.lora ? 'lora.safetensors (diffusers/PEFT names), ' : ''}metrics.json (validation loss ${trainer.validation.at(-1)?.loss.toFixed(5)})`);
   trainer.release();
   return 0;
 }
@@ -253,12 +259,20 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
     await trainer.run(Infinity, (m) => bar.update(m.step, `loss ${m.loss.toFixed(4)}`));
     const validation = await trainer.validationLoss();
     writeFileSync(join(out, `${method}.checkpoint.safetensors`), checkpointToBytes(await trainer.checkpoint()));
+    if (trainer.lora) writeFileSync(join(out, `${method}.lora.safetensors`), await exportLora(trainer.lora, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, config: cfg, steps: trainer.step }));
     base.model.adapters = trainer.lora ? [trainer.lora] : [];
     results.push({ label: method.toUpperCase(), eval: await evaluateModel(engine, base, evalOpts), validation, history: trainer.history });
     trainer.release();
     base.model.adapters = [];
   }
   for (const r of results) writeFileSync(join(out, `samples-${r.label.toLowerCase()}.png`), gridPng(r.eval.images, { scale: 4 }));
+  // Loss curves as a picture: SFT in blue, SOAR in orange (total loss per step, log scale).
+  const colors = { SFT: [40, 100, 220], SOAR: [230, 120, 20] } as const;
+  const curves = results.filter((r) => r.history).map((r) => ({
+    color: colors[r.label as 'SFT' | 'SOAR'],
+    points: (r.history as Array<{ step: number; loss: number }>).map((m) => [m.step, m.loss] as const),
+  }));
+  writeFileSync(join(out, 'loss-curves.png'), linePlotPng(curves, { logY: true }));
   const md = [
     `# SFT vs SOAR on ${base.manifest.id}`,
     '',
@@ -271,7 +285,7 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
     '',
     `Validation loss (fixed seed, lower is better): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
     '',
-    `Sample grids (largest step count, prompts in order): ${results.map((r) => `samples-${r.label.toLowerCase()}.png`).join(', ')}. Loss curves: report.json (history per run).`,
+    `Sample grids (largest step count, prompts in order): ${results.map((r) => `samples-${r.label.toLowerCase()}.png`).join(', ')}. Loss curves: loss-curves.png (SFT blue, SOAR orange, total loss, log scale) and report.json (history per run). LoRAs: sft.lora.safetensors, soar.lora.safetensors.`,
   ].join('\n');
   writeFileSync(join(out, 'report.md'), md + '\n');
   writeFileSync(join(out, 'report.json'), JSON.stringify({ config: cfg, base: base.manifest.id, results: results.map((r) => ({ ...r, eval: { ...r.eval, images: undefined } })) }, null, 1));

@@ -33,3 +33,21 @@ describe('CLI evaluation', () => {
     expect(() => parseArgs(['oops'])).toThrow(/unexpected argument "oops"/);
   });
 });
+
+describe('report plots', () => {
+  it('draws each series in its colour on a white canvas', async () => {
+    const { linePlotPng } = await import('../../src/io/plot');
+    const { inflateSync } = await import('node:zlib');
+    const png = linePlotPng([{ color: [255, 0, 0], points: [[0, 1], [1, 2], [2, 0.5]] }], { width: 40, height: 20 });
+    // IHDR then one IDAT (stored deflate): decode and look for a pure red pixel.
+    const idat = png.indexOf(0x49) >= 0 ? Buffer.from(png).indexOf('IDAT') : -1;
+    const len = new DataView(png.buffer).getUint32(idat - 4);
+    const raw = inflateSync(Buffer.from(png.subarray(idat + 4, idat + 4 + len)));
+    let red = 0;
+    for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) {
+      const o = y * (40 * 3 + 1) + 1 + x * 3;
+      if (raw[o] === 255 && raw[o + 1] === 0 && raw[o + 2] === 0) red++;
+    }
+    expect(red).toBeGreaterThan(20);
+  });
+});
