@@ -56,7 +56,7 @@ try {
   studio.start(START_PRESET);
   // Ask the browser to keep the studio's IndexedDB (runs, checkpoints, datasets) under storage pressure. Only a
   // page may ask (the worker has no persist()); the answer shows up in the next storage estimate.
-  void navigator.storage?.persist?.().then(() => worker.send({ type: 'storage/estimate' }), () => undefined);
+  void navigator.storage?.persist?.().catch(() => undefined);
 } catch (e) {
   onMessage({
     type: 'gpu/error',
