@@ -10,7 +10,7 @@ import { MMDiT } from '../../src/model/mmdit';
 import { exportMMDiTOnnx, hostWeightsOf, mergedLoraOf, mmditOnnxGraph, ONNX_CONTEXT, ONNX_OUTPUT, ONNX_POOLED, ONNX_SAMPLE, ONNX_TIMESTEP } from '../../src/model/onnx-export';
 import { mmditForwardRef, type RefAdapters, type RefInputs } from '../../src/model/reference';
 import { expectClose, getEngine, rand } from '../tensor/harness';
-import { MINI_SD35 } from './fixtures';
+import { MINI_SD35, randomizeSignalPaths } from './fixtures';
 
 ort.env.wasm.numThreads = 1; // tiny models: no worker pool
 
@@ -21,14 +21,7 @@ const TOL = { atol: 2e-4, rtol: 2e-3 };
 async function setup(config: SD3Config, B: number, T: number, seed: number) {
   const e = await getEngine();
   const model = MMDiT.init(e, config, seed);
-  // Randomise the zero-initialised modulation and output layers (and the q/k norm weights) so every path carries signal.
-  let k = seed * 100;
-  for (const [name, w] of model.weights) {
-    if (/norm1|norm_out|proj_out|norm_q|norm_k|norm_added/.test(name)) {
-      const base = /norm_q|norm_k|norm_added/.test(name) ? 1 : 0;
-      e.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, base - 0.3, base + 0.3)));
-    }
-  }
+  await randomizeSignalPaths(model, seed);
   const H = config.sample_size;
   const f32 = (n: number, s: number) => Float32Array.from(rand(n, s));
   const host = {

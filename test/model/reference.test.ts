@@ -9,20 +9,13 @@ import { mmditForwardRef, type RefAdapters, type RefInputs } from '../../src/mod
 import { loadStateDict, saveStateDict } from '../../src/model/weights';
 import { backward } from '../../src/tensor/autograd';
 import { expectClose, getEngine, rand } from '../tensor/harness';
-import { MINI_SD35 } from './fixtures';
+import { MINI_SD35, randomizeSignalPaths } from './fixtures';
 
 
 async function setup(config: SD3Config, B: number, T: number, seed: number) {
   const e = await getEngine();
   const model = MMDiT.init(e, config, seed);
-  // Randomise the zero-initialised modulation and output layers so every path carries signal.
-  let k = seed * 100;
-  for (const [name, w] of model.weights) {
-    if (/norm1|norm_out|proj_out|norm_q|norm_k|norm_added/.test(name)) {
-      const base = /norm_q|norm_k|norm_added/.test(name) ? 1 : 0;
-      e.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, base - 0.3, base + 0.3)));
-    }
-  }
+  await randomizeSignalPaths(model, seed);
   const H = config.sample_size;
   const ref: RefInputs = {
     B, H, W: H, T,
