@@ -7,6 +7,7 @@ import { trajectoryDrift } from '../eval/drift';
 import { scorePrompts } from '../eval/score';
 import type { LoadedBase } from '../io/base-runtime';
 import { Rng } from '../tensor/ops/rng';
+import { concat } from '../tensor/ops/shape';
 import type { Engine } from '../tensor/engine';
 import { modelVelocity, sample } from '../sample/sampler';
 
@@ -47,7 +48,7 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     // The same noise for every model and step count: a seed per prompt.
     const imageTensor = engine.scope(() => {
       const noise = chosen.map((p) => new Rng(p.seed).randn(engine, [1, C, res, res], 'z1'));
-      const z1 = engine.noGrad(() => (noise.length === 1 ? noise[0] : concatBatch(engine, noise)));
+      const z1 = engine.noGrad(() => (noise.length === 1 ? noise[0] : concat(noise, 0)));
       return sample(engine, modelVelocity(base.model), z1, upload(cond, n), upload(unc, n), { steps, cfgScale: opts.cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, null).image;
     });
     const images = await imageTensor.toArray();
@@ -86,13 +87,5 @@ function concatHost(parts: Float32Array[]): Float32Array {
     out.set(p, o);
     o += p.length;
   }
-  return out;
-}
-
-function concatBatch(engine: Engine, parts: ReturnType<Rng['randn']>[]) {
-  // One [n, C, H, W] tensor from n [1, C, H, W] draws (host round trip avoided: GPU copies).
-  const [, C, H, W] = parts[0].shape;
-  const out = engine.empty([parts.length, C, H, W], 'z1');
-  parts.forEach((p, i) => engine.gpu.copy(p.buffer, 0, out.buffer, i * p.size * 4, p.size * 4));
   return out;
 }

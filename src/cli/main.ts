@@ -15,6 +15,7 @@ import { entriesFromDirectory } from '../data/ingest/node-entries';
 import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { loadBase, randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
+import { parseManifest } from '../io/base-model';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../io/png';
 import { linePlotPng } from '../io/plot';
@@ -86,7 +87,7 @@ function readBase(engine: Engine, dir: string): LoadedBase {
   const manifestPath = join(dir, 'model.json');
   if (!existsSync(manifestPath)) throw new Error(`${dir} is not a base model: it has no model.json (create one with init-base)`);
   const manifest = readFileSync(manifestPath, 'utf8');
-  const m = JSON.parse(manifest) as { files: { transformer: string; text_encoder: string } };
+  const m = parseManifest(manifest);
   return loadBase(engine, {
     manifest,
     transformer: new Uint8Array(readFileSync(join(dir, m.files.transformer))),
