@@ -5,7 +5,7 @@
 // of all of them round-robin until each has `reps` or has spent the time budget (see measureAll). Each run is
 // waited on to completion. Reported: median GPU time from timestamp queries where the device has them, else median wall
 // time; the wall-time median is kept in the JSON too.
-import { describeAdapter, type GpuContext } from '../../src/gpu/device';
+import type { GpuContext } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { Engine } from '../../src/tensor/engine';
 import type { Tensor } from '../../src/tensor/tensor';
@@ -15,6 +15,7 @@ import { caseCost, caseInputs, caseLabel, selectCases, type Case, type Op } from
 import { engineCase } from './engine-impls';
 import { OrtBench, type Ort, type Sample } from './ort';
 import { referenceSample, sampledError, sampleIndices } from './reference';
+import { reportHeader, type ReportHeader } from '../lib/report-header';
 
 const MIN_REPS = 3;
 
@@ -70,15 +71,7 @@ export interface Row {
   check: { ours: number | null; ort: number | null; naive: number | null };
 }
 
-export interface BenchReport {
-  env: string;
-  date: string;
-  platform: string;
-  adapter: string;
-  ortAdapter: string | null;
-  ortVersion: string | null;
-  ortNote: string | null;
-  timestampQuery: boolean;
+export interface BenchReport extends ReportHeader {
   options: BenchOptions;
   rows: Row[];
 }
@@ -221,16 +214,8 @@ export async function runKernelBench(env: BenchEnv, options: Partial<BenchOption
     gpu.destroy();
   }
 
-  const ortInfo = ortBench?.adapterInfo;
   return {
-    env: env.name,
-    date: new Date().toISOString(),
-    platform: env.platform,
-    adapter: describeAdapter(env.ctx.summary),
-    ortAdapter: ortInfo ? [ortInfo.vendor, ortInfo.architecture, ortInfo.device, ortInfo.description].filter(Boolean).join(' / ') : null,
-    ortVersion: ortBench?.version ?? null,
-    ortNote: env.ortUnavailable ?? null,
-    timestampQuery: timer !== null,
+    ...reportHeader(env, ortBench, timer !== null),
     options: o,
     rows,
   };

@@ -10,7 +10,6 @@
 //     ORT: its own per-kernel profiling), else wall time. Both outputs are compared (err).
 //   training step: SFT and SOAR LoRA steps (src/train/step.ts + AdamW): peak pool memory and wall time.
 // GFLOPS from src/model/flops.ts (the forward with the adapter's GEMMs; the steps' executed FLOPs).
-import { describeAdapter } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { PRESETS } from '../../src/model/config';
 import { mmditForwardFlops, trainStepFlops } from '../../src/model/flops';
@@ -24,6 +23,7 @@ import { OrtBench, type OrtCase, type Sample } from '../kernels/ort';
 import { PassTimer } from '../lib/pass-timer';
 import { randomF32 } from '../lib/stats';
 import { measureStep, type StepMemory } from './memory';
+import { reportHeader, type ReportHeader } from '../lib/report-header';
 
 export interface ModelBenchOptions {
   presets: string[];
@@ -70,15 +70,7 @@ export interface StepRow extends StepMemory {
   flops: number;
 }
 
-export interface ModelBenchReport {
-  env: string;
-  date: string;
-  platform: string;
-  adapter: string;
-  ortAdapter: string | null;
-  ortVersion: string | null;
-  ortNote: string | null;
-  timestampQuery: boolean;
+export interface ModelBenchReport extends ReportHeader {
   options: ModelBenchOptions;
   lora: LoraConfig;
   forward: ForwardRow[];
@@ -254,16 +246,8 @@ export async function runModelBench(env: BenchEnv, options: Partial<ModelBenchOp
     gpu.destroy();
   }
 
-  const ortInfo = ortBench?.adapterInfo;
   return {
-    env: env.name,
-    date: new Date().toISOString(),
-    platform: env.platform,
-    adapter: describeAdapter(env.ctx.summary),
-    ortAdapter: ortInfo ? [ortInfo.vendor, ortInfo.architecture, ortInfo.device, ortInfo.description].filter(Boolean).join(' / ') : null,
-    ortVersion: ortBench?.version ?? null,
-    ortNote: env.ortUnavailable ?? null,
-    timestampQuery: timer !== null,
+    ...reportHeader(env, ortBench, timer !== null),
     options: o,
     lora: BENCH_LORA,
     forward,
