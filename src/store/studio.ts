@@ -15,6 +15,7 @@ import type {
   UiToWorker,
   WorkerToUi,
 } from '../worker/protocol';
+import { queuedRun } from '../worker/protocol';
 
 /** Something that failed: what happened and what to do about it. */
 export interface Problem {
@@ -263,18 +264,7 @@ export const studio = {
     set((s) => {
       let next = s;
       for (const r of runs) {
-        next = withRun(next, {
-          id: r.id,
-          name: r.name,
-          method: r.config.method,
-          config: r.config,
-          status: 'queued',
-          step: 0,
-          checkpointStep: 0,
-          history: [],
-          validation: [],
-          createdAt: now,
-        });
+        next = withRun(next, queuedRun(r, now));
       }
       return next;
     });

@@ -57,6 +57,11 @@ export interface RunSummary {
   createdAt: number;
 }
 
+/** A run as it is before its first step: what the UI shows at once and what the worker records. */
+export function queuedRun(run: { id: string; name: string; config: TrainConfig }, createdAt: number): RunSummary {
+  return { id: run.id, name: run.name, method: run.config.method, config: run.config, status: 'queued', step: 0, checkpointStep: 0, history: [], validation: [], createdAt };
+}
+
 export interface TrajectoryFrame {
   /** One training sample of the current batch: z0, z_sigma0, the rollout state ẑ1, the K re-noised states z'
    *  with their sigma and the x̂0 = z' − sigma'·v' the model implies at each. */

@@ -19,7 +19,7 @@ import type { StudioBase } from './base';
 import type { StudioDataset } from './dataset';
 import { withAdapters, type Mutex } from './lock';
 import { StorageError, type RunRecord, type StudioStorage } from './persistence';
-import type { RunSummary, WorkerToUi } from './protocol';
+import { queuedRun, type RunSummary, type WorkerToUi } from './protocol';
 import { RunJob } from './run-job';
 import { Scheduler, type JobStatus } from './scheduler';
 import { captureToFrame, idleCapture, TrajectoryWatch, type KeptCapture } from './trajectory';
@@ -110,16 +110,7 @@ export class RunManager {
     }
     for (const r of runs) {
       const record: RunRecord = {
-        id: r.id,
-        name: r.name,
-        method: r.config.method,
-        config: r.config,
-        status: 'queued',
-        step: 0,
-        checkpointStep: 0,
-        history: [],
-        validation: [],
-        createdAt: Date.now(),
+        ...queuedRun(r, Date.now()),
         baseId: world?.baseId ?? '',
         datasetKey: world?.datasetKey ?? '',
         group,
