@@ -1,6 +1,6 @@
 // Elementwise kernels. TEMPLATE: the ops are declared once in the table of src/tensor/ops/elementwise.ts (a
 // WGSL forward expression and a WGSL backward expression per op); TypeScript cuts a `//! section` out of this
-// file, prepends shaders/activation.wgsl and `//! prelude`, and substitutes $EXPR. `$` is not WGSL, so a missed
+// file, prepends shaders/activation.wgsl, shaders/strided.wgsl and `//! prelude`, and substitutes $EXPR. `$` is not WGSL, so a missed
 // substitution fails to compile. lerp is hand-written (three operands, one of them per sample).
 //
 // Names inside $EXPR: x (unary input), a, b (binary inputs), g (the output's gradient), s (the op's scalar).
@@ -23,17 +23,6 @@ struct Params {
   dims: vec4u, // merged output dims, outermost first, padded with 1 at the front
   sa: vec4u,   // strides of a, in elements (0 = broadcast)
   sb: vec4u,   // strides of b
-}
-
-fn strided_offset(i: u32, d: vec4u, st: vec4u) -> u32 {
-  var r = i;
-  let i3 = r % d.w;
-  r = r / d.w;
-  let i2 = r % d.z;
-  r = r / d.z;
-  let i1 = r % d.y;
-  let i0 = r / d.y;
-  return i0 * st.x + i1 * st.y + i2 * st.z + i3 * st.w;
 }
 
 fn ew_sigmoid(x: f32) -> f32 {

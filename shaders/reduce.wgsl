@@ -1,5 +1,5 @@
 // Sum reductions and the per-sample MSE gradient. TEMPLATE: src/tensor/ops/reduce.ts cuts a `//! section`,
-// prepends `//! prelude` and substitutes $LOAD (what is summed at flat input index i: IN0[i], a squared
+// prepends shaders/strided.wgsl and `//! prelude` and substitutes $LOAD (what is summed at flat input index i: IN0[i], a squared
 // difference, ...). `$` is not WGSL, so a missed substitution fails to compile.
 //
 // A reduction is "kept dims" x "reduced dims" over a contiguous input (both lists merged in TS, at most 4 each,
@@ -37,17 +37,6 @@ struct Params {
 }
 
 const WG: u32 = 256u;
-
-fn strided_offset(i: u32, d: vec4u, s: vec4u) -> u32 {
-  var r = i;
-  let i3 = r % d.w;
-  r = r / d.w;
-  let i2 = r % d.z;
-  r = r / d.z;
-  let i1 = r % d.y;
-  let i0 = r / d.y;
-  return i0 * s.x + i1 * s.y + i2 * s.z + i3 * s.w;
-}
 
 fn sq(x: f32) -> f32 { return x * x; }
 

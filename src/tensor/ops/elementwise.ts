@@ -9,6 +9,7 @@
 // alive for the backward. Functions like gelu_tanh come from shaders/activation.wgsl.
 import activationWgsl from '../../../shaders/activation.wgsl?raw';
 import elementwiseWgsl from '../../../shaders/elementwise.wgsl?raw';
+import stridedWgsl from '../../../shaders/strided.wgsl?raw';
 import type { Kernel } from '../../gpu/runtime';
 import { record } from '../autograd';
 import { grid1d, uniforms } from '../dispatch';
@@ -58,7 +59,7 @@ export const BINARY_OPS = {
 export type BinaryOp = keyof typeof BINARY_OPS;
 
 const WG = 256; // matches @workgroup_size in shaders/elementwise.wgsl
-const prelude = activationWgsl + wgslSection(elementwiseWgsl, 'prelude');
+const prelude = activationWgsl + stridedWgsl + wgslSection(elementwiseWgsl, 'prelude');
 const kernels = new Map<string, Kernel>();
 
 /** The generated kernel for one template section and op (cached; its name is the pipeline cache key). */

@@ -2,6 +2,7 @@
 // the per-sample MSE of the flow-matching loss. One two-pass kernel family (shaders/reduce.wgsl; the header says
 // why two passes and no atomics). Results are deterministic: the same inputs give the same bits every run.
 import reduceWgsl from '../../../shaders/reduce.wgsl?raw';
+import stridedWgsl from '../../../shaders/strided.wgsl?raw';
 import { record } from '../autograd';
 import { grid1d, uniforms } from '../dispatch';
 import { fmtShape, shapeSize, type Shape, type Tensor } from '../tensor';
@@ -46,7 +47,7 @@ const LOADS = {
 } as const;
 export type ReduceLoad = keyof typeof LOADS;
 
-const prelude = wgslSection(reduceWgsl, 'prelude');
+const prelude = stridedWgsl + wgslSection(reduceWgsl, 'prelude');
 const reduceCode = (load: ReduceLoad) => prelude + wgslSection(reduceWgsl, 'reduce').replace('$LOAD', LOADS[load]);
 const KERNELS = Object.fromEntries(
   (Object.keys(LOADS) as ReduceLoad[]).map((k) => [k, { name: `reduce.${k}`, code: reduceCode(k) }]),
