@@ -67,3 +67,21 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsHeader {
   }
   return { tensors, metadata, dataStart: 8 + n, dataBytes };
 }
+
+/** Size, distinct colours and value range of each canvas matching `selector` (what an image really shows). */
+export async function canvasStats(page: Page, selector: string) {
+  return page.locator(selector).evaluateAll((els) =>
+    (els as HTMLCanvasElement[]).map((c) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const colors = new Set<number>();
+      let min = 255;
+      let max = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        min = Math.min(min, d[i], d[i + 1], d[i + 2]);
+        max = Math.max(max, d[i], d[i + 1], d[i + 2]);
+      }
+      return { w: c.width, h: c.height, colors: colors.size, range: max - min };
+    }),
+  );
+}

@@ -91,7 +91,8 @@ function handle(m) {
     case 'gpu/probe':
       post({ type: 'gpu/adapter', summary: ADAPTER, description: 'mock adapter' });
       post({ type: 'gpu/selftest', result: { ok: true, n: 1024, maxAbsError: 0, ms: 3 }, text: 'compute self-test passed: 1024 values match the CPU, max error 0' });
-      if (fail) setTimeout(() => post({ type: 'gpu/lost', reason: 'unknown', message: 'The GPU process exited (mock).' }), 300);
+      // The device is lost once: the worker the page starts to recover (named soar-studio#2) keeps its GPU.
+      if (fail && self.name.endsWith('#1')) setTimeout(() => post({ type: 'gpu/lost', reason: 'unknown', message: 'The GPU process exited (mock).' }), 300);
       break;
     case 'base/load':
       if (fail) post({ type: 'base/error', message: 'base-model.json is missing from the build.', advice: 'Rebuild the studio (npm run build) or pick the tiny preset.' });

@@ -12,13 +12,18 @@ import { PRESETS } from '../src/model/config';
 import { parameterSpecs } from '../src/model/params';
 import { E2E_ORIGIN } from './browsers';
 import { EXPECTED_JSONL, EXPECTED_MESSY, jsonlFolder, messyFolder } from './datasets';
-import { expectOnlyOwnOrigin, parseSafetensors, SHOTS, studioState, watch } from './helpers';
+import { canvasStats, expectOnlyOwnOrigin, parseSafetensors, SHOTS, studioState, watch } from './helpers';
 
 // SwiftShader: a SOAR step of the tiny base takes about a second on two cores, and pipelines compile on first use.
 test.setTimeout(300_000);
 
-/** The studio ready to work: GPU answered, tiny base loaded. */
+/**
+ * The studio ready to work: GPU answered, tiny base loaded. The studio starts on the pretrained studio-s base; the
+ * journey tests pick tiny the way a returning user would have (the preset choice is remembered), because its steps
+ * take a fraction of studio-s's on a software adapter.
+ */
 async function openStudio(page: Page) {
+  await page.addInitScript(() => localStorage.setItem('soar-studio.base-preset', JSON.stringify('tiny')));
   await page.goto('/');
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true', { timeout: 60_000 });
   await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 60_000 });
@@ -112,23 +117,6 @@ async function expectReport(page: Page, name: string, expected: { taken: number;
 }
 
 /** Non-trivial pixels: a canvas with more than a handful of distinct colours and real contrast. */
-async function canvasStats(page: Page, selector: string) {
-  return page.locator(selector).evaluateAll((els) =>
-    (els as HTMLCanvasElement[]).map((c) => {
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      const colors = new Set<number>();
-      let min = 255;
-      let max = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        colors.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        min = Math.min(min, d[i], d[i + 1], d[i + 2]);
-        max = Math.max(max, d[i], d[i + 1], d[i + 2]);
-      }
-      return { w: c.width, h: c.height, colors: colors.size, range: max - min };
-    }),
-  );
-}
-
 async function setField(page: Page, key: string, value: string | number) {
   const input = page.getByTestId(`cfg-${key}`);
   if (!(await input.isVisible())) await page.getByTestId('config-advanced').locator('summary').click(); // folded away

@@ -13,7 +13,7 @@ test.describe('studio UI with a stand-in worker', () => {
 
     // base/error: message, advice, a retry.
     const baseError = page.getByTestId('base-error');
-    await expect(baseError).toContainText('The tiny base model could not be loaded.');
+    await expect(baseError).toContainText('The studio-s base model could not be loaded.');
     await expect(baseError).toContainText('base-model.json is missing');
     await expect(baseError.locator('[data-role=advice]')).toContainText('What to do: Rebuild the studio');
     await expect(baseError.getByRole('button', { name: 'Try again' })).toBeVisible();
@@ -63,6 +63,20 @@ test.describe('studio UI with a stand-in worker', () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: `${SHOTS}/errors.png` });
     await page.getByTestId('files-panel').screenshot({ path: `${SHOTS}/errors-files.png` });
+
+    // Recovery in the tab: a fresh worker (and device) replaces the lost one; the alert goes, the GPU answers
+    // again, the page stays (no reload) and the state the new worker reports replaces the old one.
+    const workerScripts = () => seen.requests.filter((u) => /studio\.worker-[\w-]+\.js$/.test(u)).length;
+    expect(workerScripts()).toBe(1);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await lost.getByRole('button', { name: 'Recover' }).click();
+    await expect(page.getByTestId('alert-gpu-lost')).toHaveCount(0);
+    await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
+    await expect(baseError).toContainText('The studio-s base model could not be loaded.');
+    await expect(page.getByTestId('train-blockers')).not.toContainText('the GPU was lost');
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(workerScripts()).toBe(2);
+
     expect(seen.pageErrors).toEqual([]);
     expect(seen.consoleErrors).toEqual([]);
     expectOnlyOwnOrigin(seen.requests, E2E_ORIGIN);
@@ -97,7 +111,7 @@ test.describe('studio UI with a stand-in worker', () => {
     });
     await page.goto('/');
     await expect(page.getByTestId('gpu-searching')).toBeVisible();
-    await expect(page.getByTestId('base-loading')).toContainText('Loading the tiny base model');
+    await expect(page.getByTestId('base-loading')).toContainText('Loading the studio-s base model');
     await expect(page.getByTestId('runs-empty')).toContainText('Looking for runs saved in this browser');
     await expect(page.getByTestId('storage')).toHaveAttribute('data-state', 'pending');
     await expect(page.getByTestId('train')).toBeDisabled();

@@ -1,15 +1,17 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { applyWorkerMessage, useGpuStore } from './store/gpu';
-import { applyStudioMessages, connectStudio, studio, useStudioStore } from './store/studio';
+import { applyWorkerMessage, initialGpuState, useGpuStore } from './store/gpu';
+import { applyStudioMessages, connectStudio, onRestartRequest, studio, useStudioStore } from './store/studio';
 import { App } from './ui/App';
+import { BASE_PRESETS } from './ui/BasePanel';
+import { loadPref } from './ui/settings';
 import { downloadBytes } from './ui/download';
 import './ui/styles.css';
 import type { WorkerToUi } from './worker/protocol';
-import { startStudioWorker } from './worker/client';
+import { startStudioWorker, type StudioWorker } from './worker/client';
 
-/** The base preset loaded on start. The pretrained studio-s base is not shipped yet, so the tiny one. */
-const START_PRESET = 'tiny';
+/** The base preset loaded on start: the shipped pretrained studio-s, or the one the user picked last time. */
+const START_PRESET = loadPref('base-preset', 'studio-s', (v): v is string => typeof v === 'string' && BASE_PRESETS.some((p) => p.id === v));
 
 /** The storage estimate after anything that writes to IndexedDB (a dataset, a checkpoint, an import): at most
  *  one request per few seconds, the last one always sent. */
@@ -48,22 +50,38 @@ function onMessage(m: WorkerToUi): void {
   if (WRITES_STORAGE.has(m.type)) refreshStorageSoon();
 }
 
-// The worker is started once, outside React, so StrictMode's double effects cannot start two GPU owners.
-try {
-  const worker = startStudioWorker(onMessage);
-  connectStudio((m) => worker.send(m));
-  worker.send({ type: 'gpu/probe' });
-  studio.start(START_PRESET);
-  // Ask the browser to keep the studio's IndexedDB (runs, checkpoints, datasets) under storage pressure. Only a
-  // page may ask (the worker has no persist()); the answer shows up in the next storage estimate.
-  void navigator.storage?.persist?.().catch(() => undefined);
-} catch (e) {
-  onMessage({
-    type: 'gpu/error',
-    stage: 'worker',
-    message: `The studio worker could not be started: ${e instanceof Error ? e.message : String(e)}`,
-  });
+// The worker is started outside React, so StrictMode's double effects cannot start two GPU owners. It is replaced
+// (never duplicated) when the user recovers from a lost GPU or a crashed worker.
+let worker: StudioWorker | null = null;
+let generation = 0;
+
+function bootWorker(): void {
+  if (worker) {
+    worker.terminate(); // releases its device and its IndexedDB lock
+    queued = [];
+    useGpuStore.setState(initialGpuState, true);
+  }
+  generation++;
+  try {
+    const w = startStudioWorker(onMessage, generation);
+    worker = w;
+    connectStudio((m) => w.send(m));
+    w.send({ type: 'gpu/probe' });
+    studio.start(generation === 1 ? START_PRESET : studio.state().base.preset);
+  } catch (e) {
+    onMessage({
+      type: 'gpu/error',
+      stage: 'worker',
+      message: `The studio worker could not be started: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
 }
+
+onRestartRequest(bootWorker);
+bootWorker();
+// Ask the browser to keep the studio's IndexedDB (runs, checkpoints, datasets) under storage pressure. Only a
+// page may ask (the worker has no persist()); the answer shows up in the next storage estimate.
+void navigator.storage?.persist?.().catch(() => undefined);
 
 // For the end-to-end tests and for curious users: the stores, read-only by convention.
 (window as unknown as { __studio: unknown }).__studio = { studio: useStudioStore, gpu: useGpuStore };

@@ -27,6 +27,11 @@ export class Args {
     return n;
   }
 
+  /** Every option as given, in order (for echoing the command line). */
+  entries(): Array<[string, string | true]> {
+    return [...this.values];
+  }
+
   flag(key: string): boolean {
     return this.values.get(key) === true;
   }

@@ -1,4 +1,5 @@
 // `npm run soar -- <command> [--flag value ...]`: the headless studio on Dawn.
+//   pretrain   [--preset studio-s --steps N ...]                the shipped base from scratch (see pretrain.ts)
 //   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
 //   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar --steps N --out RUN [--config cfg.json]
 //              [--resume] [--<any TrainConfig field> value]
@@ -25,12 +26,19 @@ import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
 import { ProgressBar } from './progress';
-import { evaluateModel, type EvalOptions, type EvalResult } from './evaluate';
+import { evaluateModel, type EvalOptions } from './evaluate';
 import { LoraSet } from '../model/lora';
 import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
+import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
+import { pretrainCommand } from './pretrain';
+import { demoCommand } from './demo';
 
 const USAGE = `usage: npm run soar -- <command> [options]
+  pretrain  [--preset studio-s --steps 1000 --batch 16 --lr 1e-3 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
+            the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores
+  demo      [--base public/models/studio-s --seeds 1,2,3 --steps 40 --prompts 24 --eval-steps 5,10,20 --out runs/demo]
+            SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
   init-base --preset tiny|studio-s [--seed 1] --out DIR
   train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
@@ -49,6 +57,10 @@ export async function main(argv: string[]): Promise<number> {
   const engine = new Engine(new Gpu(await nodeGpu()));
   try {
     switch (command) {
+      case 'demo':
+        return await demoCommand(engine, args);
+      case 'pretrain':
+        return await pretrainCommand(engine, args);
       case 'init-base':
         return await initBase(engine, args);
       case 'train':
@@ -221,9 +233,6 @@ function loraFromCheckpoint(engine: Engine, base: LoadedBase, ck: Checkpoint, na
   return set;
 }
 
-function evalTable(label: string, r: EvalResult): string {
-  return r.byStep.map((s, i) => `| ${label} | ${s.steps} | ${s.overall.toFixed(3)} | ${s.novel.toFixed(3)} | ${s.inDistribution.toFixed(3)} | ${r.drift[i].final.toFixed(4)} |`).join('\n');
-}
 
 async function evalCommand(engine: Engine, args: Args): Promise<number> {
   const base = readBase(engine, args.required('base'));
@@ -237,7 +246,7 @@ async function evalCommand(engine: Engine, args: Args): Promise<number> {
   const r = await evaluateModel(engine, base, evalOptions(args));
   const out = args.required('out');
   writeFileSync(out, JSON.stringify({ model: label, base: base.manifest.id, ...r, images: undefined }, null, 1));
-  console.log(`| model | steps | overall | novel | in-dist | final drift |\n|---|---|---|---|---|---|\n${evalTable(label, r)}`);
+  console.log(`| model | steps | overall | novel | in-dist | final drift |\n|---|---|---|---|---|---|\n${evalRows({ label, method: null, steps: 0, eval: r, validation: null, history: null, trainSeconds: 0 }).join('\n')}`);
   console.log(`wrote ${out}`);
   return 0;
 }
@@ -250,29 +259,13 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
   const cfg = trainConfigFrom(args, base);
   const data = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out);
   const evalOpts = evalOptions(args);
-  const results: Array<{ label: string; eval: EvalResult; validation: number | null; history: unknown }> = [];
   console.log(`compare: base ${base.manifest.id}, ${data.size} examples, ${cfg.max_train_steps} steps each, seed ${cfg.seed}`);
-  base.model.adapters = [];
-  results.push({ label: 'base', eval: await evaluateModel(engine, base, evalOpts), validation: null, history: null });
-  for (const method of ['sft', 'soar'] as const) {
-    const trainer = await Trainer.create(engine, base.model, base.embeddings, data, { ...cfg, method });
-    const bar = new ProgressBar(cfg.max_train_steps, method);
-    await trainer.run(Infinity, (m) => bar.update(m.step, `loss ${m.loss.toFixed(4)}`));
-    const validation = await trainer.validationLoss();
-    writeFileSync(join(out, `${method}.checkpoint.safetensors`), checkpointToBytes(await trainer.checkpoint()));
-    if (trainer.lora) writeFileSync(join(out, `${method}.lora.safetensors`), await exportLora(trainer.lora, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, config: cfg, steps: trainer.step }));
-    base.model.adapters = trainer.lora ? [trainer.lora] : [];
-    results.push({ label: method.toUpperCase(), eval: await evaluateModel(engine, base, evalOpts), validation, history: trainer.history });
-    trainer.release();
-    base.model.adapters = [];
-  }
+  const results: ArmResult[] = [await evaluateBase(engine, base, evalOpts)];
+  for (const method of ['sft', 'soar'] as const) results.push(await trainArm(engine, base, data, { ...cfg, method }, method.toUpperCase(), method, out, evalOpts));
   for (const r of results) writeFileSync(join(out, `samples-${r.label.toLowerCase()}.png`), gridPng(r.eval.images, { scale: 4 }));
   // Loss curves as a picture: SFT in blue, SOAR in orange (total loss per step, log scale).
   const colors = { SFT: [40, 100, 220], SOAR: [230, 120, 20] } as const;
-  const curves = results.filter((r) => r.history).map((r) => ({
-    color: colors[r.label as 'SFT' | 'SOAR'],
-    points: (r.history as Array<{ step: number; loss: number }>).map((m) => [m.step, m.loss] as const),
-  }));
+  const curves = results.filter((r) => r.history).map((r) => ({ color: colors[r.label as 'SFT' | 'SOAR'], points: r.history!.map((m) => [m.step, m.loss] as const) }));
   writeFileSync(join(out, 'loss-curves.png'), linePlotPng(curves, { logY: true }));
   const md = [
     `# SFT vs SOAR on ${base.manifest.id}`,
@@ -282,14 +275,14 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
     '',
     '| model | sampling steps | overall | novel pairs | in-distribution | final drift |',
     '|---|---|---|---|---|---|',
-    ...results.map((r) => evalTable(r.label, r.eval)),
+    ...results.flatMap(evalRows),
     '',
     `Validation loss (fixed seed, lower is better): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
     '',
     `Sample grids (largest step count, prompts in order): ${results.map((r) => `samples-${r.label.toLowerCase()}.png`).join(', ')}. Loss curves: loss-curves.png (SFT blue, SOAR orange, total loss, log scale) and report.json (history per run). LoRAs: sft.lora.safetensors, soar.lora.safetensors.`,
   ].join('\n');
   writeFileSync(join(out, 'report.md'), md + '\n');
-  writeFileSync(join(out, 'report.json'), JSON.stringify({ config: cfg, base: base.manifest.id, results: results.map((r) => ({ ...r, eval: { ...r.eval, images: undefined } })) }, null, 1));
+  writeFileSync(join(out, 'report.json'), JSON.stringify({ config: cfg, base: base.manifest.id, results: results.map(armJson) }, null, 1));
   console.log(md);
   return 0;
 }

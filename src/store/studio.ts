@@ -219,6 +219,13 @@ function send(m: UiToWorker): void {
   sender?.(m);
 }
 
+let restarter: (() => void) | null = null;
+
+/** Registers how to replace the worker (main.tsx owns it): used to recover from a lost GPU or a crashed worker. */
+export function onRestartRequest(restart: () => void): void {
+  restarter = restart;
+}
+
 const set = useStudioStore.setState;
 const get = useStudioStore.getState;
 
@@ -229,6 +236,16 @@ export interface NewRun {
 }
 
 export const studio = {
+  /**
+   * Recovery in this tab after a lost GPU or a crashed worker: the worker is replaced by a fresh one (a new
+   * device), the UI forgets what the old one said, and the runs come back from their last checkpoints in
+   * IndexedDB — the same path as a reload, without losing the page.
+   */
+  restartWorker(): void {
+    const preset = get().base.preset;
+    set(() => ({ ...initialStudioState, base: { ...initialStudioState.base, preset } }));
+    restarter?.();
+  },
   start(preset: string): void {
     studio.loadBase(preset);
     set((s) => ({ ...s, restore: 'pending' }));

@@ -5,6 +5,8 @@
 // A step records its GPU work and returns; its metrics are read back while the next step is recorded, so the
 // GPU never idles waiting for the CPU to look at a loss.
 import type { EmbeddingCache } from '../encode/cache';
+import type { TextEncoderModel } from '../encode/text-encoder';
+import type { TokenBatch, Tokenizer } from '../encode/tokenizer';
 import { zeroGrad } from '../tensor/autograd';
 import type { Engine } from '../tensor/engine';
 import { AdamW } from '../tensor/ops/optim';
@@ -50,10 +52,11 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/** A batch on the host: cached caption embeddings, or token ids when the text encoder trains in the step. */
 interface HostBatch {
   examples: TrainingExample[];
-  context: Float32Array;
-  pooled: Float32Array;
+  embedded?: { context: Float32Array; pooled: Float32Array };
+  tokens?: TokenBatch;
 }
 
 export interface DataOrder {
@@ -77,6 +80,11 @@ export interface TrainerOptions {
   /** Examples the validation loss is measured on (default: the first 8 training examples). */
   validation?: TrainingData;
   validationCount?: number;
+  /**
+   * Pretraining (train_mode 'full'): the text encoder runs inside every step with gradient and trains with the
+   * denoiser, so captions are tokenised, not looked up in the embedding cache (which would be stale).
+   */
+  textEncoder?: { model: TextEncoderModel; tokenizer: Tokenizer };
 }
 
 /** Fixed seed of the validation draws: the same noise and t for every run and every method. */
@@ -100,12 +108,15 @@ export class Trainer {
     readonly embeddings: EmbeddingCache,
     readonly data: TrainingData,
     readonly config: TrainConfig,
-    private readonly uncond: Unconditional,
+    /** The empty caption's embedding; null when the text encoder trains in the step (encoded every step). */
+    private readonly uncond: Unconditional | null,
     private readonly opts: TrainerOptions,
   ) {
     const errs = validateTrainConfig(config);
     if (errs.length) throw new Error(`invalid training config: ${errs.join('; ')}`);
     if (data.size === 0) throw new Error('the dataset is empty: add images with captions');
+    if (opts.textEncoder && config.train_mode !== 'full') throw new Error('training the text encoder needs train_mode "full" (pretraining); LoRA runs use the frozen encoder');
+    opts.textEncoder?.model.setTrainable(true);
     if (config.train_mode === 'lora') {
       model.setTrainable(false);
       this.lora = LoraSet.create(engine, config.method, model.config, { rank: config.rank, alpha: config.lora_alpha, targets: config.lora_targets }, config.seed);
@@ -127,6 +138,7 @@ export class Trainer {
   }
 
   static async create(engine: Engine, model: MMDiT, embeddings: EmbeddingCache, data: TrainingData, config: TrainConfig, opts: TrainerOptions = {}): Promise<Trainer> {
+    if (opts.textEncoder) return new Trainer(engine, model, embeddings, data, config, null, opts);
     const u = await embeddings.unconditional();
     const uncond: Unconditional = {
       context: engine.keep(engine.fromArray(u.context, [1, u.context.length / model.config.joint_attention_dim, model.config.joint_attention_dim], 'uncond.context')),
@@ -136,7 +148,8 @@ export class Trainer {
   }
 
   parameters(): Tensor[] {
-    return this.lora ? this.lora.parameters() : this.model.parameters();
+    if (this.lora) return this.lora.parameters();
+    return [...this.model.parameters(), ...(this.opts.textEncoder?.model.parameters() ?? [])];
   }
 
   get done(): boolean {
@@ -163,7 +176,7 @@ export class Trainer {
       const parts: Array<{ loss: Tensor; main: Tensor; aux: Tensor | null }> = [];
       const nAux: number[] = [];
       for (const hb of hostBatches) {
-        const r = trainStep(this.model, this.upload(hb), this.uncond, cfg, this.rng, { capture: Boolean(opts.capture) });
+        const r = trainStep(this.model, this.upload(hb), this.unconditional(), cfg, this.rng, { capture: Boolean(opts.capture) });
         opts.capture?.(r);
         parts.push({ loss: r.loss, main: r.lossMain, aux: r.lossAux });
         nAux.push(r.nAux);
@@ -231,7 +244,7 @@ export class Trainer {
     const data = this.opts.validation ?? this.data;
     const n = Math.min(this.opts.validationCount ?? 8, data.size);
     const examples = Array.from({ length: n }, (_, i) => data.example(i));
-    const emb = await this.embeddings.stacked(examples.map((x) => x.caption));
+    const captions = await this.hostCaptions(examples.map((x) => x.caption));
     const rng = new Rng(VALIDATION_SEED);
     const loss = e.noGrad(() =>
       e.scope(() => {
@@ -243,8 +256,7 @@ export class Trainer {
         const v = this.model.forward({
           x: lerp(z0, z1, e.fromArray(sigma, [n])),
           timestep: e.fromArray(sigma.map(timestepOf), [n]),
-          context: e.fromArray(emb.context, [n, emb.context.length / (n * this.model.config.joint_attention_dim), this.model.config.joint_attention_dim]),
-          pooled: e.fromArray(emb.pooled, [n, emb.pooled.length / n]),
+          ...this.encoded(captions, n),
         });
         return mean(perSampleMse(v, sub(z1, z0)));
       }),
@@ -292,8 +304,9 @@ export class Trainer {
 
   release(): void {
     this.optimizer.dispose();
-    this.uncond.context.release();
-    this.uncond.pooled.release();
+    this.uncond?.context.release();
+    this.uncond?.pooled.release();
+    this.opts.textEncoder?.model.setTrainable(false);
     if (this.lora) {
       this.model.adapters = this.model.adapters.filter((a) => a !== this.lora);
       this.lora.release();
@@ -312,19 +325,36 @@ export class Trainer {
       }
       examples.push(this.data.example(this.permutation[this.order.cursor++]));
     }
-    const emb = await this.embeddings.stacked(examples.map((x) => x.caption));
-    return { examples, context: emb.context, pooled: emb.pooled };
+    return { examples, ...(await this.hostCaptions(examples.map((x) => x.caption))) };
   }
 
-  private upload(hb: HostBatch) {
-    const B = hb.examples.length;
+  /** Captions ready for the GPU: token ids for the in-step encoder, else embeddings from the cache. */
+  private async hostCaptions(captions: string[]): Promise<Pick<HostBatch, 'embedded' | 'tokens'>> {
+    const te = this.opts.textEncoder;
+    if (te) return { tokens: te.tokenizer.encodeBatch(captions) };
+    return { embedded: await this.embeddings.stacked(captions) };
+  }
+
+  /** context [B, T, J] and pooled [B, P] on the GPU (through the encoder, with gradient when it trains). */
+  private encoded(hb: Pick<HostBatch, 'embedded' | 'tokens'>, B: number): { context: Tensor; pooled: Tensor } {
+    if (hb.tokens) return this.opts.textEncoder!.model.forward(hb.tokens);
+    const emb = hb.embedded!;
     const J = this.model.config.joint_attention_dim;
     const e = this.engine;
     return {
-      z0: this.imageBatch(hb.examples),
-      context: e.fromArray(hb.context, [B, hb.context.length / (B * J), J], 'context'),
-      pooled: e.fromArray(hb.pooled, [B, hb.pooled.length / B], 'pooled'),
+      context: e.fromArray(emb.context, [B, emb.context.length / (B * J), J], 'context'),
+      pooled: e.fromArray(emb.pooled, [B, emb.pooled.length / B], 'pooled'),
     };
+  }
+
+  private unconditional(): Unconditional {
+    if (this.uncond) return this.uncond;
+    const te = this.opts.textEncoder!;
+    return te.model.forward(te.tokenizer.encodeBatch(['']));
+  }
+
+  private upload(hb: HostBatch) {
+    return { z0: this.imageBatch(hb.examples), ...this.encoded(hb, hb.examples.length) };
   }
 
   private imageBatch(examples: TrainingExample[]): Tensor {

@@ -6,6 +6,7 @@ import { ComparePanel } from './ComparePanel';
 import { DatasetPanel } from './DatasetPanel';
 import { FilesPanel } from './FilesPanel';
 import { GpuPanel } from './GpuPanel';
+import { QuickStartPanel } from './QuickStartPanel';
 import { RunConfigPanel } from './RunConfigPanel';
 import { RunsPanel } from './RunsPanel';
 import { Boundary } from './Section';
@@ -13,6 +14,7 @@ import { Alerts, StorageMeter } from './StatusBar';
 import { TrajectoryPanel } from './TrajectoryPanel';
 
 const NAV: Array<[string, string]> = [
+  ['quick', 'Compare SFT vs SOAR'],
   ['base', 'Base'],
   ['dataset', 'Dataset'],
   ['config', 'Run'],
@@ -44,6 +46,7 @@ export function App() {
       <main className="main">
         <Alerts />
         <GpuPanel />
+        <QuickStartPanel />
         <BasePanel />
         <DatasetPanel />
         <RunConfigPanel />

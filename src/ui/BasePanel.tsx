@@ -2,11 +2,12 @@
 // (untrained) one — samples from a random base are noise, so that is said plainly.
 import { studio, useStudioStore } from '../store/studio';
 import { formatCount } from './format';
+import { savePref } from './settings';
 import { ProblemNotice, Section } from './Section';
 
 export const BASE_PRESETS: Array<{ id: string; label: string; note: string }> = [
   { id: 'tiny', label: 'tiny', note: '8×8 px, 2 layers: trains in seconds, even on a software adapter' },
-  { id: 'studio-s', label: 'studio-s', note: '32×32 px, 4 layers: the studio base (needs a real GPU)' },
+  { id: 'studio-s', label: 'studio-s', note: '32×32 px, 4 layers, pretrained on the built-in data: the studio base' },
 ];
 
 export function BasePanel() {
@@ -40,7 +41,11 @@ export function BasePanel() {
               className={base.preset === p.id ? 'seg seg-on' : 'seg'}
               disabled={busy}
               title={p.note}
-              onClick={() => base.preset !== p.id || base.status === 'error' ? studio.loadBase(p.id) : undefined}
+              onClick={() => {
+                if (base.preset === p.id && base.status !== 'error') return;
+                savePref('base-preset', p.id);
+                studio.loadBase(p.id);
+              }}
               data-testid={`base-preset-${p.id}`}
             >
               {p.label}

@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useGpuStore } from '../store/gpu';
 import { studio, useStudioStore, type NewRun } from '../store/studio';
+import { COMPARISON_RECIPE } from '../train/recipes';
 import { DEFAULT_TRAIN, stepCost, validateTrainConfig, type TrainConfig } from '../train/config';
 import { loadPref, savePref } from './settings';
 import { Section } from './Section';
@@ -78,6 +79,13 @@ export const PRESETS: Preset[] = [
     title: 'A minute on any adapter: 30 steps, batch 2, K = 2 — to see every part of the studio work',
     method: 'both',
     config: { max_train_steps: 30, train_batch_size: 2, learning_rate: 2e-3, lr_scheduler: 'constant', lr_warmup_steps: 0, trajectory_length: 2, num_rollout_paths: 1, num_sampling_steps: 10, checkpointing_steps: 10, validation_steps: 10 },
+  },
+  {
+    id: 'comparison',
+    label: 'Comparison (studio-s)',
+    title: "The first screen's and npm run demo's recipe: 40 steps, batch 4, LoRA rank 8, lr 2e-3, K = 2",
+    method: 'both',
+    config: COMPARISON_RECIPE,
   },
   {
     id: 'paper',
@@ -168,7 +176,7 @@ export function RunConfigPanel() {
 
   const blockers: string[] = [];
   if (!gpuReady || gpuLost) {
-    blockers.push(gpuLost ? 'the GPU was lost: reload the page' : gpuPhase === 'unavailable' ? 'no WebGPU here: see the GPU panel' : 'waiting for the GPU');
+    blockers.push(gpuLost ? 'the GPU was lost: press Recover above' : gpuPhase === 'unavailable' ? 'no WebGPU here: see the GPU panel' : 'waiting for the GPU');
   }
   if (base.status !== 'ready') blockers.push(base.status === 'error' ? 'the base model failed to load' : 'waiting for the base model');
   if (dataset.status !== 'ready' || !dataset.summary) blockers.push('load a dataset first');

@@ -7,6 +7,7 @@ import { ProblemNotice } from './Section';
 
 export function Alerts() {
   const lost = useStudioStore((s) => s.gpuLost);
+  const workerDown = useStudioStore((s) => s.workerDown);
   const storageErrors = useStudioStore((s) => s.storage.errors);
   return (
     <div className="alerts" aria-live="assertive">
@@ -16,9 +17,20 @@ export function Alerts() {
           title={`The GPU device was lost (${lost.reason}).`}
           problem={{
             message: lost.message || 'The browser or the driver took the GPU away from the studio (a driver reset, the GPU process crashed, or the machine slept).',
-            advice: 'Reload the page: runs resume from their last checkpoint, which is safe in this browser’s storage.',
+            advice: 'Training stopped; every run’s last checkpoint is safe in this browser’s storage. Recover to get a new GPU device in this tab: the runs come back at their checkpoints and can be resumed. Reloading the page does the same.',
           }}
-          action={{ label: 'Reload', onClick: () => location.reload() }}
+          action={{ label: 'Recover', onClick: () => studio.restartWorker() }}
+        />
+      )}
+      {!lost && workerDown && (
+        <ProblemNotice
+          testId="alert-worker-down"
+          title="The studio worker stopped."
+          problem={{
+            message: workerDown,
+            advice: 'The page is fine and every run’s last checkpoint is safe in this browser’s storage. Restart the worker to carry on from there; if it stops again, reload the page.',
+          }}
+          action={{ label: 'Restart the worker', onClick: () => studio.restartWorker() }}
         />
       )}
       {storageErrors.map((e, i) => (

@@ -7,8 +7,9 @@ export interface StudioWorker {
   terminate(): void;
 }
 
-export function startStudioWorker(onMessage: (message: WorkerToUi) => void): StudioWorker {
-  const worker = new Worker(new URL('./studio.worker.ts', import.meta.url), { type: 'module', name: 'soar-studio' });
+/** `generation` counts the workers this page started (1 at load, +1 per recovery); it names the worker. */
+export function startStudioWorker(onMessage: (message: WorkerToUi) => void, generation = 1): StudioWorker {
+  const worker = new Worker(new URL('./studio.worker.ts', import.meta.url), { type: 'module', name: `soar-studio#${generation}` });
   worker.addEventListener('message', (event: MessageEvent<WorkerToUi>) => onMessage(event.data));
   // A worker that fails to load or throws at the top level reports here, not through messages.
   worker.addEventListener('error', (event: ErrorEvent) => {

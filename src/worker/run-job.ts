@@ -102,6 +102,7 @@ export class RunJob implements Job {
       this.record.validation = [...t.validation];
       await this.runs.saveRecords();
       this.storageFailed = false;
+      this.runs.update(this); // the run card's "saved at step N" follows every checkpoint, not just pauses
       return true;
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;

@@ -251,7 +251,7 @@ export class RunManager {
     for (const job of this.jobs.values()) {
       job.record = rewindToCheckpoint(job.record);
       if (job.record.status === 'running' || job.record.status === 'queued') job.record.status = 'paused';
-      job.record.error = { message: `The GPU device was lost (${reason}).`, advice: `Reload the page: the studio gets a new device and the run resumes from step ${job.record.checkpointStep}.` };
+      job.record.error = { message: `The GPU device was lost (${reason}).`, advice: `Press Recover at the top of the page (or reload it): the studio gets a new device and the run resumes from step ${job.record.checkpointStep}.` };
       this.update(job);
     }
   }

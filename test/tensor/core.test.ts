@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward, zeroGrad } from '../../src/tensor/autograd';
 import { sizeClass } from '../../src/gpu/pool';
-import { FWD, expectClose, getEngine, rand } from './harness';
+import { expectClose, getEngine, rand } from './harness';
 
 describe('engine core', () => {
   it('fills, uploads and reads back through pooled buffers', async () => {

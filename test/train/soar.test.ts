@@ -8,7 +8,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { applyStep, stepCoefficients } from '../../src/train/rollout';
 import { auxPoint, rolloutSigma, shiftSigma } from '../../src/train/schedule';
 import { reNoise, trainStep, type Batch, type Unconditional } from '../../src/train/step';
-import { lerp, mul, sub } from '../../src/tensor/ops/elementwise';
+import { lerp, sub } from '../../src/tensor/ops/elementwise';
 import { Rng } from '../../src/tensor/ops/rng';
 import { zeroGrad } from '../../src/tensor/autograd';
 import type { Engine } from '../../src/tensor/engine';

@@ -1,0 +1,97 @@
+// The two commands behind issue 7 on the tiny preset: `pretrain` writes a loadable bundle (weights, ONNX text
+// encoder, model card with the evaluator's scores) and resumes; `demo` trains every arm for every seed and
+// reports mean ± spread.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from '../../src/cli/args';
+import { demoCommand, meanStd } from '../../src/cli/demo';
+import { pretrainCommand } from '../../src/cli/pretrain';
+import { loadBase } from '../../src/io/base-runtime';
+import { parseManifest } from '../../src/io/base-model';
+import { checkpointFromBytes } from '../../src/io/checkpoint-file';
+import { releaseBase } from '../../src/worker/base';
+import { getEngine } from '../tensor/harness';
+
+const quiet = async <T>(f: () => Promise<T>): Promise<T> => {
+  const log = console.log;
+  console.log = () => undefined;
+  try {
+    return await f();
+  } finally {
+    console.log = log;
+  }
+};
+
+describe('pretrain and demo commands', () => {
+  it('pretrain writes a bundle the studio loads, with a model card, and --resume continues', { timeout: 240_000 }, async () => {
+    const e = await getEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'soar-pretrain-'));
+    const out = join(dir, 'out');
+    const work = join(dir, 'work');
+    const common = ['--preset', 'tiny', '--batch', '2', '--checkpoint-every', '2', '--out', out, '--work', work, '--eval-prompts', '3', '--eval-steps', '2'];
+    expect(await quiet(() => pretrainCommand(e, parseArgs([...common, '--steps', '2'])))).toBe(0);
+    expect(checkpointFromBytes(new Uint8Array(readFileSync(join(work, 'checkpoint.safetensors')))).step).toBe(2);
+    expect(await quiet(() => pretrainCommand(e, parseArgs([...common, '--steps', '4', '--resume'])))).toBe(0);
+    const ck = checkpointFromBytes(new Uint8Array(readFileSync(join(work, 'checkpoint.safetensors'))));
+    expect(ck.step).toBe(4);
+    expect(ck.history.map((h) => h.step)).toEqual([1, 2, 3, 4]);
+    for (const f of ['model.json', 'transformer.safetensors', 'text_encoder.safetensors', 'text_encoder.onnx', 'README.md', 'eval.json', 'samples.png', 'loss.png']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const manifest = readFileSync(join(out, 'model.json'), 'utf8');
+    expect(parseManifest(manifest).id).toBe('tiny-base');
+    const base = loadBase(e, { manifest, transformer: new Uint8Array(readFileSync(join(out, 'transformer.safetensors'))), textEncoder: new Uint8Array(readFileSync(join(out, 'text_encoder.safetensors'))) });
+    releaseBase(base);
+    const card = readFileSync(join(out, 'README.md'), 'utf8');
+    expect(card).toContain('npm run soar -- pretrain --preset tiny');
+    expect(card).not.toContain('--resume');
+    expect(card).toMatch(/after resuming at step 2/);
+    expect(card).toMatch(/\| overall \| novel pairs \| in-distribution \|/);
+    expect(card).toMatch(/Validation loss \(32 unseen broad images, fixed noise\): 2: \d\.\d{4}, 4: \d\.\d{4}/);
+    const evaluated = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { prompts: string[]; byStep: Array<{ steps: number }> };
+    expect(evaluated.prompts.length).toBe(3);
+    expect(evaluated.byStep[0].steps).toBe(2);
+  });
+
+  it('demo trains SFT, SOAR and SFT at equal compute per seed and reports mean ± spread', { timeout: 300_000 }, async () => {
+    const e = await getEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'soar-demo-'));
+    const baseDir = join(dir, 'base');
+    await quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--steps', '2', '--batch', '2', '--out', baseDir, '--work', join(dir, 'work'), '--eval-prompts', '2', '--eval-steps', '1'])));
+    const out = join(dir, 'demo');
+    expect(await quiet(() => demoCommand(e, parseArgs(['--base', baseDir, '--out', out, '--seeds', '1,2', '--steps', '1', '--data', '8', '--prompts', '2', '--eval-steps', '1,2'])))).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      equalComputeSteps: number;
+      soarStepCost: number;
+      perSeed: Array<{ seed: number; arms: Record<string, { steps: number; validation: number; eval: { byStep: unknown[] } }> }>;
+    };
+    expect(report.perSeed.map((s) => s.seed)).toEqual([1, 2]);
+    expect(report.equalComputeSteps).toBe(Math.round(report.soarStepCost));
+    for (const s of report.perSeed) {
+      expect(Object.keys(s.arms)).toEqual(['sft', 'soar', 'sft_equal_compute']);
+      expect(s.arms.sft_equal_compute.steps).toBe(report.equalComputeSteps);
+      for (const a of Object.values(s.arms)) {
+        expect(Number.isFinite(a.validation)).toBe(true);
+        expect(a.eval.byStep.length).toBe(2);
+      }
+      expect(existsSync(join(out, `seed-${s.seed}`, 'soar.lora.safetensors'))).toBe(true);
+    }
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toMatch(/\| SOAR \| 2 \| \d\.\d{3} ± \d\.\d{3} \|/);
+    expect(md).toMatch(/\| SFT \(equal compute\) \| 1 \|/);
+    expect(md).toContain('npm run demo -- --base');
+    for (const f of ['loss-curves.png', 'samples.png']) expect(existsSync(join(out, f))).toBe(true);
+  });
+
+  it('demo says where the base comes from when it is missing', async () => {
+    const e = await getEngine();
+    await expect(demoCommand(e, parseArgs(['--base', join(tmpdir(), 'no-such-base')]))).rejects.toThrow(/no model.json.*npm run soar -- pretrain/);
+  });
+
+  it('meanStd: sample standard deviation, 0 for one value', () => {
+    expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1 });
+    expect(meanStd([5])).toEqual({ mean: 5, std: 0 });
+  });
+});

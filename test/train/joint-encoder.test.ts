@@ -1,0 +1,76 @@
+// Pretraining trains the text encoder inside the step: its weights get gradients and move, the checkpoint holds
+// them, and a resumed run continues exactly.
+import { describe, expect, it } from 'vitest';
+import { builtinVocabulary } from '../../src/encode/builtin-vocab';
+import { builtinData } from '../../src/data/source';
+import { randomBase } from '../../src/io/base-runtime';
+import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
+import { Trainer } from '../../src/train/trainer';
+import { withCaptionDropout } from '../../src/cli/pretrain';
+import { getEngine } from '../tensor/harness';
+
+const CFG: TrainConfig = { ...DEFAULT_TRAIN, method: 'sft', train_mode: 'full', max_train_steps: 4, train_batch_size: 2, learning_rate: 1e-2, lr_scheduler: 'cosine', lr_warmup_steps: 1 };
+
+describe('joint text-encoder training (pretraining)', () => {
+  it('moves the encoder and the denoiser, checkpoints both, and resumes exactly', async () => {
+    const e = await getEngine();
+    const make = () => randomBase(e, 'tiny', builtinVocabulary(8), 5, { adaLNZero: true });
+    const data = withCaptionDropout(builtinData('broad', 16, 8), 0.25, 1);
+
+    const a = make();
+    const before = await a.textEncoder.toHost();
+    const straight = await Trainer.create(e, a.model, a.embeddings, data, CFG, { textEncoder: { model: a.textEncoder, tokenizer: a.tokenizer } });
+    const names = straight.parameters().map((p) => p.name);
+    expect(names.some((n) => n.startsWith('text_model.'))).toBe(true);
+    expect(names).toContain('text_projection.weight');
+    expect(names).toContain('proj_out.weight');
+    const all: number[] = [];
+    await straight.run(4, (m) => all.push(m.loss));
+    expect(all.every(Number.isFinite)).toBe(true);
+    const after = await a.textEncoder.toHost();
+    const moved = (n: string) => after.get(n)!.data.some((v, i) => v !== before.get(n)!.data[i]);
+    expect(moved('text_model.embeddings.token_embedding.weight')).toBe(true);
+    expect(moved('text_model.encoder.layers.0.self_attn.q_proj.weight')).toBe(true);
+    expect(moved('text_projection.weight')).toBe(true);
+    straight.release();
+    expect(a.textEncoder.parameters()).toEqual([]); // frozen again after training
+
+    const b = make();
+    const first = await Trainer.create(e, b.model, b.embeddings, data, CFG, { textEncoder: { model: b.textEncoder, tokenizer: b.tokenizer } });
+    const part: number[] = [];
+    await first.run(2, (m) => part.push(m.loss));
+    const ck = await first.checkpoint();
+    expect(Object.keys(ck.tensors)).toContain('text_model.final_layer_norm.weight');
+    first.release();
+    const c = make();
+    const resumed = await Trainer.create(e, c.model, c.embeddings, data, CFG, { textEncoder: { model: c.textEncoder, tokenizer: c.tokenizer } });
+    resumed.restore(ck);
+    await resumed.run(2, (m) => part.push(m.loss));
+    expect(part).toEqual(all);
+    resumed.release();
+    for (const base of [a, b, c]) {
+      base.model.release();
+      base.textEncoder.release();
+    }
+  });
+
+  it('refuses to train the encoder under a LoRA (the base and its encoder are frozen there)', async () => {
+    const e = await getEngine();
+    const base = randomBase(e, 'tiny', builtinVocabulary(8), 5);
+    await expect(Trainer.create(e, base.model, base.embeddings, builtinData('clean', 4, 8), { ...CFG, train_mode: 'lora' }, { textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer } })).rejects.toThrow(/train_mode "full"/);
+    base.model.release();
+    base.textEncoder.release();
+  });
+
+  it('drops captions per example, at the given rate, the same way every time', () => {
+    const data = builtinData('broad', 2000, 8);
+    const dropped = withCaptionDropout(data, 0.1, 7);
+    const empty = Array.from({ length: 2000 }, (_, i) => dropped.example(i).caption === '').filter(Boolean).length;
+    expect(empty).toBeGreaterThan(140);
+    expect(empty).toBeLessThan(260);
+    const again = withCaptionDropout(data, 0.1, 7);
+    for (let i = 0; i < 50; i++) expect(again.example(i).caption).toBe(dropped.example(i).caption);
+    expect(dropped.example(3).image).toBe(data.example(3).image); // images untouched
+    expect(() => withCaptionDropout(data, 1, 1)).toThrow(/caption-dropout/);
+  });
+});
