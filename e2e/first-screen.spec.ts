@@ -20,6 +20,7 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
 
   const quick = page.getByTestId('quick-panel');
   await expect(quick).toContainText('studio-s (pretrained)');
+  await expect(page.getByTestId('quick-start')).toHaveText('Run the comparison');
   await page.getByTestId('quick-start').click();
   await expect(page.getByTestId('dataset-report')).toHaveAttribute('data-count', '64', { timeout: 120_000 });
   const sft = page.locator('[data-testid=run][data-method=sft]');
@@ -28,7 +29,7 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   await expect(soar).toHaveCount(1);
   await expect(page.getByTestId('quick-status')).toHaveAttribute('data-state', 'running');
   await expect(soar).toHaveAttribute('data-step', /^[1-9]\d*$/, { timeout: 300_000 });
-  await expect(quick).toContainText(/SOAR 1: step \d+\/40/);
+  await expect(quick).toContainText(/SOAR 1: step \d+\/30/);
   await page.getByTestId('quick-panel').screenshot({ path: `${SHOTS}/quick-running.png` });
 
   await expect(sft).toHaveAttribute('data-status', 'done', { timeout: 600_000 });
@@ -36,8 +37,8 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   await expect(page.getByTestId('quick-status')).toHaveAttribute('data-state', 'done');
   const ids = { sft: (await sft.getAttribute('data-run-id'))!, soar: (await soar.getAttribute('data-run-id'))! };
   const points = JSON.parse((await page.locator('figure[data-metric=loss]').getAttribute('data-points'))!);
-  expect(points[ids.sft]).toBe(40);
-  expect(points[ids.soar]).toBe(40);
+  expect(points[ids.sft]).toBe(30);
+  expect(points[ids.soar]).toBe(30);
   // The SOAR run trained on its own rollouts: an aux loss at every step.
   const aux = await studioState<Array<number | null>>(page, `s.runs[${JSON.stringify(ids.soar)}].history.map(h => h.loss_aux)`);
   expect(aux.every((a) => a !== null && Number.isFinite(a))).toBe(true);

@@ -21,7 +21,7 @@ test.describe('studio UI with a stand-in worker', () => {
     // gpu/lost: a sticky alert with what to do.
     const lost = page.getByTestId('alert-gpu-lost');
     await expect(lost).toContainText('The GPU device was lost (unknown).');
-    await expect(lost).toContainText('Reload the page: runs resume from their last checkpoint');
+    await expect(lost).toContainText('Recover to get a new GPU device in this tab: the runs come back at their checkpoints');
 
     // storage/error: prominent, dismissable.
     const storage = page.getByTestId('alert-storage');

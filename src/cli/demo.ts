@@ -7,17 +7,17 @@
 // each evaluated on held-out prompts at several sampling step counts (GenEval-style evaluator), with the
 // fixed-seed validation loss and trajectory drift. The base is evaluated once (it does not depend on the seed).
 // Writes report.md / report.json / loss-curves.png / a side-by-side sample grid, and per-seed LoRAs.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinData } from '../data/source';
-import { loadBase, type LoadedBase } from '../io/base-runtime';
-import { parseManifest } from '../io/base-model';
+import type { LoadedBase } from '../io/base-runtime';
 import { gridPng } from '../io/png';
 import { linePlotPng } from '../io/plot';
 import type { Engine } from '../tensor/engine';
 import { stepCost, validateTrainConfig, type TrainConfig } from '../train/config';
 import { COMPARISON_RECIPE } from '../train/recipes';
 import type { Args } from './args';
+import { readBaseDir } from './base-dir';
 import { armJson, evaluateBase, trainArm, type ArmResult } from './arms';
 import type { EvalOptions } from './evaluate';
 import { fmtTime } from './progress';
@@ -29,7 +29,7 @@ export const DEMO_DEFAULTS = {
   seeds: '1,2,3',
   steps: COMPARISON_RECIPE.max_train_steps,
   data: 512,
-  prompts: 24,
+  prompts: 16,
   evalSteps: '5,10,20',
   cfg: 4.5,
 };
@@ -55,9 +55,9 @@ export async function demoCommand(engine: Engine, args: Args): Promise<number> {
     prompts: args.int('prompts', d.prompts),
     stepCounts: args.string('eval-steps', d.evalSteps).split(',').map(Number),
     cfgScale: Number(args.string('cfg', String(d.cfg))),
-    driftSamples: 8,
+    driftSamples: 4,
   };
-  const base = readShippedBase(engine, baseDir);
+  const base = readBaseDir(engine, baseDir, 'the demo needs the pretrained base (npm run soar -- pretrain writes it there)');
   // The validation loss is measured once, after training (validation_steps is the studio's cadence).
   const cfg: TrainConfig = { ...COMPARISON_RECIPE, shift: base.manifest.meta.shift, max_train_steps: steps };
   const errs = validateTrainConfig(cfg);
@@ -93,18 +93,6 @@ export async function demoCommand(engine: Engine, args: Args): Promise<number> {
   console.log(report.markdown);
   console.log(`wrote ${join(out, 'report.md')}, report.json, loss-curves.png, samples.png and seed-*/ (LoRAs, checkpoints)`);
   return 0;
-}
-
-function readShippedBase(engine: Engine, dir: string): LoadedBase {
-  const manifestPath = join(dir, 'model.json');
-  if (!existsSync(manifestPath)) throw new Error(`${dir} has no model.json: the demo needs the pretrained base (npm run soar -- pretrain writes it there)`);
-  const manifest = readFileSync(manifestPath, 'utf8');
-  const m = parseManifest(manifest);
-  return loadBase(engine, {
-    manifest,
-    transformer: new Uint8Array(readFileSync(join(dir, m.files.transformer))),
-    textEncoder: new Uint8Array(readFileSync(join(dir, m.files.text_encoder))),
-  });
 }
 
 /** Mean and sample standard deviation (0 for a single value). */
@@ -175,7 +163,7 @@ function demoReport(r: ReportInput): { markdown: string; json: unknown } {
     `From the same base, data (builtin:clean, ${r.dataSize} images; no held-out colour–shape pair in it) and seed: LoRA rank ${r.cfg.rank} (alpha ${r.cfg.lora_alpha}) on the attention projections, batch ${r.cfg.train_batch_size}, AdamW lr ${r.cfg.learning_rate} constant.`,
     `SFT and SOAR train ${r.steps} steps; SOAR: lambda_aux ${r.cfg.lambda_aux}, trajectory_length ${r.cfg.trajectory_length}, ${r.cfg.num_rollout_paths} rollout path, rollout step 1/${r.cfg.num_sampling_steps} with CFG ${r.cfg.cfg_scale_sampling}.`,
     `One SOAR step costs ${r.cost.toFixed(2)} SFT steps (forwards + 2 × backwards), so "SFT (equal compute)" trains ${r.equalSteps} steps.`,
-    `Evaluation: ${r.evalOpts.prompts} held-out prompts (half name a colour–shape pair the clean split never shows), Euler with CFG ${r.evalOpts.cfgScale}, one fixed noise seed per prompt, at ${stepCounts.join(', ')} sampling steps; drift = mean squared distance of the final state from the ideal path on 8 clean images (lower is better).`,
+    `Evaluation: ${r.evalOpts.prompts} held-out prompts (half name a colour–shape pair the clean split never shows), Euler with CFG ${r.evalOpts.cfgScale}, one fixed noise seed per prompt, at ${stepCounts.join(', ')} sampling steps; drift = mean squared distance of the final state from the ideal path on ${r.evalOpts.driftSamples} clean images (lower is better).`,
     '',
     '| model | sampling steps | overall | novel pairs | in-distribution | final drift |',
     '|---|---|---|---|---|---|',

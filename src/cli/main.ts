@@ -15,8 +15,7 @@ import { createJsImageDecoder, ingestDataset, toTrainingData } from '../data/ing
 import { entriesFromDirectory } from '../data/ingest/node-entries';
 import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
-import { loadBase, randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
-import { parseManifest } from '../io/base-model';
+import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../io/png';
 import { linePlotPng } from '../io/plot';
@@ -30,6 +29,7 @@ import { evaluateModel, type EvalOptions } from './evaluate';
 import { LoraSet } from '../model/lora';
 import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
+import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
 import { pretrainCommand } from './pretrain';
 import { demoCommand } from './demo';
@@ -37,7 +37,7 @@ import { demoCommand } from './demo';
 const USAGE = `usage: npm run soar -- <command> [options]
   pretrain  [--preset studio-s --steps 1000 --batch 16 --lr 1e-3 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
             the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores
-  demo      [--base public/models/studio-s --seeds 1,2,3 --steps 40 --prompts 24 --eval-steps 5,10,20 --out runs/demo]
+  demo      [--base public/models/studio-s --seeds 1,2,3 --steps 30 --prompts 16 --eval-steps 5,10,20 --out runs/demo]
             SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
   init-base --preset tiny|studio-s [--seed 1] --out DIR
   train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
@@ -86,7 +86,7 @@ async function initBase(engine: Engine, args: Args): Promise<number> {
   const seed = args.int('seed', 1);
   const out = args.required('out');
   const base = randomBase(engine, preset, builtinVocabulary(presetTokens(preset)), seed);
-  writeBase(out, await saveBase(base, `${preset}-random-${seed}`, 'randomly initialised; not trained'));
+  writeBaseDir(out, await saveBase(base, `${preset}-random-${seed}`, 'randomly initialised; not trained'));
   console.log(`wrote a random ${preset} base to ${out}`);
   return 0;
 }
@@ -96,22 +96,7 @@ function presetTokens(preset: string): number {
 }
 
 function readBase(engine: Engine, dir: string): LoadedBase {
-  const manifestPath = join(dir, 'model.json');
-  if (!existsSync(manifestPath)) throw new Error(`${dir} is not a base model: it has no model.json (create one with init-base)`);
-  const manifest = readFileSync(manifestPath, 'utf8');
-  const m = parseManifest(manifest);
-  return loadBase(engine, {
-    manifest,
-    transformer: new Uint8Array(readFileSync(join(dir, m.files.transformer))),
-    textEncoder: new Uint8Array(readFileSync(join(dir, m.files.text_encoder))),
-  });
-}
-
-function writeBase(dir: string, files: Awaited<ReturnType<typeof saveBase>>): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'model.json'), files.manifest);
-  writeFileSync(join(dir, 'transformer.safetensors'), files.transformer);
-  writeFileSync(join(dir, 'text_encoder.safetensors'), files.textEncoder);
+  return readBaseDir(engine, dir, 'create one with init-base, or use public/models/studio-s');
 }
 
 /** `builtin:clean[:COUNT]`, `builtin:broad[:COUNT]`, or a dataset folder in any format the studio accepts. */

@@ -10,7 +10,7 @@ import { builtinData } from '../data/source';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { textEncoderConfigFor } from '../encode/config';
 import { exportTextEncoderOnnx } from '../encode/onnx-export';
-import { loadBase, randomBase, saveBase, type BaseFiles } from '../io/base-runtime';
+import { randomBase, saveBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../io/png';
 import { linePlotPng } from '../io/plot';
@@ -20,6 +20,7 @@ import type { Engine } from '../tensor/engine';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
 import { Trainer, type StepMetrics, type TrainingData } from '../train/trainer';
 import type { Args } from './args';
+import { readBaseDir, writeBaseDir } from './base-dir';
 import { evaluateModel, type EvalResult } from './evaluate';
 import { fmtTime, ProgressBar } from './progress';
 
@@ -113,7 +114,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const saveAll = async () => {
     const val = await trainer.validationLoss();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
-    writeBundle(out, await saveBase(base, id, `pretrained ${trainer.step}/${steps} steps`), base.textEncoder.config, await base.textEncoder.toHost());
+    const files = await saveBase(base, id, `pretrained ${trainer.step}/${steps} steps`);
+    writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
     writeFileSync(join(work, 'metrics.json'), JSON.stringify({ config: cfg, history: trainer.history, validation: trainer.validation }));
     console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)}; checkpoint in ${ckPath}, bundle in ${out}`);
   };
@@ -125,7 +127,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   trainer.release();
 
   // Evaluate exactly what ships: reload the bundle from its bytes.
-  const shipped = loadBase(engine, readBundle(out));
+  const shipped = readBaseDir(engine, out, 'the bundle was not written');
   const result = await evaluateModel(engine, shipped, { prompts: evalPrompts, stepCounts: [evalSteps], cfgScale, driftSamples: 8 });
   writeFileSync(join(out, 'samples.png'), gridPng(result.images, { scale: 2, cols: 12 }));
   writeFileSync(join(out, 'loss.png'), linePlotPng([{ color: [40, 100, 220], points: smooth(trainer.history).map((m) => [m.step, m.loss] as const) }], { logY: true }));
@@ -138,21 +140,6 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
 
 function parameterTotal(t: Trainer): string {
   return t.parameters().reduce((n, p) => n + p.size, 0).toLocaleString('en-US');
-}
-
-function writeBundle(dir: string, files: BaseFiles, teConfig: Parameters<typeof exportTextEncoderOnnx>[0], teHost: Parameters<typeof exportTextEncoderOnnx>[1]): void {
-  writeFileSync(join(dir, 'model.json'), files.manifest);
-  writeFileSync(join(dir, 'transformer.safetensors'), files.transformer);
-  writeFileSync(join(dir, 'text_encoder.safetensors'), files.textEncoder);
-  writeFileSync(join(dir, 'text_encoder.onnx'), exportTextEncoderOnnx(teConfig, teHost));
-}
-
-function readBundle(dir: string): BaseFiles {
-  return {
-    manifest: readFileSync(join(dir, 'model.json'), 'utf8'),
-    transformer: new Uint8Array(readFileSync(join(dir, 'transformer.safetensors'))),
-    textEncoder: new Uint8Array(readFileSync(join(dir, 'text_encoder.safetensors'))),
-  };
 }
 
 /** Mean loss per window of 10 steps: the raw per-batch loss swings with the noise levels drawn. */

@@ -227,12 +227,18 @@ export class Trainer {
   /** Runs steps until `max_train_steps` (or `count` more), keeping one step of metrics in flight. */
   async run(count = Infinity, onMetrics?: (m: StepMetrics) => void): Promise<void> {
     let pending: Promise<StepMetrics> | null = null;
+    // Await each step's metrics even without a callback: they carry the NaN refusal, and the history must be
+    // complete when run() returns (`onMetrics?.(await x)` would skip the await when there is no callback).
+    const settle = async (p: Promise<StepMetrics>) => {
+      const m = await p;
+      onMetrics?.(m);
+    };
     for (let i = 0; i < count && !this.done; i++) {
       const { metrics } = await this.trainStep();
-      if (pending) onMetrics?.(await pending);
+      if (pending) await settle(pending);
       pending = metrics;
     }
-    if (pending) onMetrics?.(await pending);
+    if (pending) await settle(pending);
   }
 
   /**

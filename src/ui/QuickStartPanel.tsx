@@ -67,12 +67,12 @@ export function QuickStartPanel() {
       <p className="lede">
         Train an SFT and a SOAR LoRA on the same data, seed and steps, side by side, then sample both beside the base on
         the same prompts and noise. Base: <strong>{base.info ? `${base.info.preset}${pretrained ? ' (pretrained)' : ' (random: pick a pretrained base)'}` : base.preset}</strong>;
-        data: the built-in clean set ({BUILTIN_COUNT} images); {r.max_train_steps} steps of batch {r.train_batch_size}, LoRA rank {r.rank}; SOAR
+        data: the built-in clean set ({BUILTIN_COUNT} images); {r.max_train_steps} steps of batch {r.train_batch_size}, LoRA rank {r.rank} on the attention and MLP layers; SOAR
         re-noises K = {r.trajectory_length} states per sample (a SOAR step costs {cost.toFixed(1)} SFT steps).
       </p>
       <div className="quick-row">
         <button type="button" className="btn btn-primary" disabled={blockers.length > 0 || running} onClick={start} data-testid="quick-start">
-          {finished || quick ? 'Run the comparison again' : 'Run the comparison'}
+          {running ? 'Comparing…' : quick ? 'Run the comparison again' : 'Run the comparison'}
         </button>
         {blockers.length > 0 && <span className="muted">{blockers.join(' · ')}</span>}
         {dataset.status === 'loading' && running && <span className="muted">loading the built-in dataset…</span>}

@@ -83,7 +83,7 @@ export const PRESETS: Preset[] = [
   {
     id: 'comparison',
     label: 'Comparison (studio-s)',
-    title: "The first screen's and npm run demo's recipe: 40 steps, batch 4, LoRA rank 8, lr 2e-3, K = 2",
+    title: "The first screen's and npm run demo's recipe: 30 steps, batch 4, LoRA rank 8 on attention and MLPs, lr 5e-3, K = 2",
     method: 'both',
     config: COMPARISON_RECIPE,
   },

@@ -27,6 +27,15 @@ async function world(e: Engine) {
 }
 
 describe('Trainer', () => {
+  it('run() without a callback still waits for every step: the history is complete when it returns', async () => {
+    const e = await getEngine();
+    const w = await world(e);
+    const t = await Trainer.create(e, w.model, w.cache, w.data, { ...CFG, method: 'sft' });
+    await t.run(3);
+    expect(t.history.map((h) => h.step)).toEqual([1, 2, 3]);
+    t.release();
+  });
+
   it('resuming from a checkpoint gives the same losses as not stopping (SOAR, LoRA)', async () => {
     const e = await getEngine();
     const w = await world(e);

@@ -1,7 +1,8 @@
 // The studio store's reducer over worker messages, the chart maths and the run form, without a browser.
 import { describe, expect, it } from 'vitest';
 import { ATTENTION_TARGETS as MODEL_ATTN, MLP_TARGETS as MODEL_MLP } from '../../src/model/lora';
-import { appendMetrics, initialStudioState, reduceStudio, type StudioState } from '../../src/store/studio';
+import { appendMetrics, connectStudio, initialStudioState, onRestartRequest, reduceStudio, studio, useStudioStore, type StudioState } from '../../src/store/studio';
+import { COMPARISON_RECIPE } from '../../src/train/recipes';
 import { DEFAULT_TRAIN, validateTrainConfig } from '../../src/train/config';
 import type { StepMetrics } from '../../src/train/trainer';
 import { align, chartData, clippedRange, ema, METRICS } from '../../src/ui/chart-data';
@@ -29,6 +30,32 @@ function apply(...ms: WorkerToUi[]): StudioState {
 }
 
 describe('studio store', () => {
+  it('recovery replaces the worker: the old state is forgotten, the base preset kept, runs come back from the new worker', () => {
+    const sent: string[] = [];
+    connectStudio((m) => sent.push(m.type));
+    let restarts = 0;
+    onRestartRequest(() => {
+      restarts++;
+      studio.start(useStudioStore.getState().base.preset);
+    });
+    useStudioStore.setState(apply({ type: 'run/update', run: run('a') }, { type: 'gpu/lost', reason: 'unknown', message: 'gone' }));
+    useStudioStore.setState((s) => ({ ...s, base: { ...s.base, preset: 'studio-s' } }));
+    studio.restartWorker();
+    const s = useStudioStore.getState();
+    expect(restarts).toBe(1);
+    expect(s.gpuLost).toBeNull();
+    expect(s.runs).toEqual({});
+    expect(s.base).toMatchObject({ preset: 'studio-s', status: 'loading' });
+    expect(sent).toEqual(['base/load', 'runs/restore', 'storage/estimate']);
+    useStudioStore.setState(initialStudioState, true);
+  });
+
+  it('the comparison recipe (first screen, npm run demo) is a valid SOAR config with a cheaper K', () => {
+    expect(validateTrainConfig({ ...COMPARISON_RECIPE, method: 'soar' })).toEqual([]);
+    expect(COMPARISON_RECIPE.trajectory_length).toBeLessThan(DEFAULT_TRAIN.trajectory_length);
+    expect(PRESETS.find((p) => p.id === 'comparison')?.config).toBe(COMPARISON_RECIPE);
+  });
+
   it('adds runs on update, appends metrics with throughput, and validation points', () => {
     const s = apply(
       { type: 'run/update', run: run('a') },
