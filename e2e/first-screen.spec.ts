@@ -15,6 +15,8 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   await expect(info).toHaveAttribute('data-preset', 'studio-s', { timeout: 120_000 });
   await expect(info).toHaveAttribute('data-source', 'builtin');
   await expect(page.getByTestId('base-random-note')).toHaveCount(0);
+  // Captions go through the shipped ONNX encoder on onnxruntime-web, its wasm served by the studio itself.
+  await expect(page.getByTestId('base-text-encoder')).toContainText(/^onnxruntime-web .*\(wasm\)$/);
   expect(seen.requests.some((u) => u.endsWith('/models/studio-s/transformer.safetensors'))).toBe(true);
   await page.screenshot({ path: `${SHOTS}/first-screen.png` });
 

@@ -96,7 +96,7 @@ function handle(m) {
       break;
     case 'base/load':
       if (fail) post({ type: 'base/error', message: 'base-model.json is missing from the build.', advice: 'Rebuild the studio (npm run build) or pick the tiny preset.' });
-      else post({ type: 'base/ready', base: { id: `${m.preset}-random`, preset: m.preset, source: 'random', resolution: 8, parameters: 187_000, trainable: true } });
+      else post({ type: 'base/ready', base: { id: `${m.preset}-random`, preset: m.preset, source: 'random', resolution: 8, parameters: 187_000, trainable: true, textEncoder: 'WGSL kernels (the engine)' } });
       break;
     case 'runs/restore':
       post({ type: 'runs/restored', runs: [...runs.values()] });

@@ -28,5 +28,5 @@ export function writeBaseDir(dir: string, files: BaseFiles, textEncoderOnnx?: Ui
   writeFileSync(join(dir, 'model.json'), files.manifest);
   writeFileSync(join(dir, 'transformer.safetensors'), files.transformer);
   writeFileSync(join(dir, 'text_encoder.safetensors'), files.textEncoder);
-  if (textEncoderOnnx) writeFileSync(join(dir, 'text_encoder.onnx'), textEncoderOnnx);
+  if (textEncoderOnnx) writeFileSync(join(dir, parseManifest(files.manifest).files.text_encoder_onnx ?? 'text_encoder.onnx'), textEncoderOnnx);
 }

@@ -114,7 +114,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const saveAll = async () => {
     const val = await trainer.validationLoss();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
-    const files = await saveBase(base, id, `pretrained ${trainer.step}/${steps} steps`);
+    const files = await saveBase(base, id, `pretrained ${trainer.step}/${steps} steps`, 'text_encoder.onnx');
     writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
     writeFileSync(join(work, 'metrics.json'), JSON.stringify({ config: cfg, history: trainer.history, validation: trainer.validation }));
     console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)}; checkpoint in ${ckPath}, bundle in ${out}`);

@@ -2,6 +2,7 @@
 //   model.json                  { format, id, preset, config, meta, files }
 //   transformer.safetensors     SD3Transformer2DModel state dict
 //   text_encoder.safetensors    the text encoder with its config and vocabulary in the metadata
+//   text_encoder.onnx           the same encoder for onnxruntime-web (optional; the shipped base has it)
 // The same bytes serve the browser (public/models/<id>/) and the CLI (a directory).
 import type { ModelMeta, SD3Config } from '../model/config';
 import { validateConfig } from '../model/config';
@@ -14,7 +15,8 @@ export interface BaseModelManifest {
   preset: string;
   config: SD3Config;
   meta: ModelMeta;
-  files: { transformer: string; text_encoder: string };
+  /** `text_encoder_onnx`: the same encoder as an ONNX model, for onnxruntime-web (the studio's frozen encoder). */
+  files: { transformer: string; text_encoder: string; text_encoder_onnx?: string };
   /** FNV-1a of the transformer file: LoRAs record it to refuse a different base. */
   transformer_hash: string;
   notes?: string;

@@ -67,11 +67,15 @@ function finish(manifest: BaseModelManifest, model: MMDiT, textEncoder: TextEnco
   return { manifest, model, textEncoder, tokenizer, embeddings };
 }
 
-/** Serialises a base (after pretraining) to bundle files; the manifest records the transformer's hash. */
-export async function saveBase(base: LoadedBase, id: string, notes?: string): Promise<BaseFiles> {
+/**
+ * Serialises a base (after pretraining) to bundle files; the manifest records the transformer's hash, and names
+ * `onnxFile` when the caller writes the encoder's ONNX export beside it.
+ */
+export async function saveBase(base: LoadedBase, id: string, notes?: string, onnxFile?: string): Promise<BaseFiles> {
   const transformer = await saveStateDict(base.model.weights, { format: 'soar-studio-transformer', id });
   const host = await base.textEncoder.toHost();
   const textEncoder = saveTextEncoder(base.textEncoder.config, base.tokenizer.toJSON(), host);
-  const manifest: BaseModelManifest = { ...base.manifest, id, transformer_hash: contentHash(transformer), notes };
+  const files = { ...base.manifest.files, ...(onnxFile ? { text_encoder_onnx: onnxFile } : {}) };
+  const manifest: BaseModelManifest = { ...base.manifest, id, files, transformer_hash: contentHash(transformer), notes };
   return { manifest: JSON.stringify(manifest, null, 2), transformer, textEncoder };
 }

@@ -78,6 +78,10 @@ export function BasePanel() {
               <dt>parameters</dt>
               <dd title={info.parameters.toLocaleString('en-US')}>{formatCount(info.parameters)}</dd>
             </div>
+            <div>
+              <dt>text encoder</dt>
+              <dd data-testid="base-text-encoder">{info.textEncoder}</dd>
+            </div>
           </dl>
         )}
       </div>

@@ -6,6 +6,9 @@ import { loadBase, randomBase, type LoadedBase } from '../io/base-runtime';
 import { PRESETS } from '../model/config';
 import type { Engine } from '../tensor/engine';
 import type { BaseInfo } from './protocol';
+import { EmbeddingCache, type CaptionEncoder } from '../encode/cache';
+import type { TextEncoderConfig } from '../encode/config';
+import type { Tokenizer } from '../encode/tokenizer';
 
 /** Seed of the random base (fixed: exact resume after a reload depends on getting the same weights). */
 export const RANDOM_BASE_SEED = 1;
@@ -27,7 +30,24 @@ export interface StudioBase {
   info: BaseInfo;
 }
 
-export function baseInfo(base: LoadedBase, source: BaseInfo['source']): BaseInfo {
+/** An open ONNX text encoder: the cache's encoder, what runs it, and how to close its session. */
+export interface OnnxEncoder {
+  encoder: CaptionEncoder;
+  /** e.g. 'onnxruntime-web (wasm)'. */
+  runtime: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens the shipped text encoder's ONNX file: onnxruntime-web in the worker (studio.worker.ts), its Node build in
+ * tests. The frozen encoder of post-training runs there, not on the training kernels (architecture.md).
+ */
+export type OnnxEncoderFactory = (model: Uint8Array, tokenizer: Tokenizer, config: TextEncoderConfig, id: string) => Promise<OnnxEncoder>;
+
+/** Encoder sessions by base, closed with the base (releaseBase). */
+const onnxSessions = new WeakMap<LoadedBase, OnnxEncoder>();
+
+export function baseInfo(base: LoadedBase, source: BaseInfo['source'], textEncoder = 'WGSL kernels (the engine)'): BaseInfo {
   let parameters = 0;
   for (const t of base.model.weights.values()) parameters += t.size;
   return {
@@ -37,6 +57,7 @@ export function baseInfo(base: LoadedBase, source: BaseInfo['source']): BaseInfo
     resolution: base.manifest.meta.resolution,
     parameters,
     trainable: true,
+    textEncoder,
   };
 }
 
@@ -44,7 +65,7 @@ export function baseInfo(base: LoadedBase, source: BaseInfo['source']): BaseInfo
  * The shipped base's files, or null when none is shipped for this preset: a 404, or the SPA fallback of a dev or
  * preview server, which answers unknown paths with index.html (200, text/html).
  */
-export async function fetchShippedBase(fetchFn: Fetch, preset: string): Promise<{ manifest: string; transformer: Uint8Array; textEncoder: Uint8Array } | null> {
+export async function fetchShippedBase(fetchFn: Fetch, preset: string): Promise<{ manifest: string; transformer: Uint8Array; textEncoder: Uint8Array; textEncoderOnnx: Uint8Array | null } | null> {
   const root = `/models/${encodeURIComponent(preset)}/`;
   let res: Response;
   try {
@@ -55,9 +76,10 @@ export async function fetchShippedBase(fetchFn: Fetch, preset: string): Promise<
   if (res.status === 404 || !res.ok) return null;
   const manifest = await res.text();
   if (/^\s*</.test(manifest) || (res.headers.get('content-type') ?? '').includes('text/html')) return null;
-  let files: { transformer?: string; text_encoder?: string } | undefined;
+  type Files = { transformer?: string; text_encoder?: string; text_encoder_onnx?: string };
+  let files: Files | undefined;
   try {
-    files = (JSON.parse(manifest) as { files?: { transformer?: string; text_encoder?: string } }).files;
+    files = (JSON.parse(manifest) as { files?: Files }).files;
   } catch (e) {
     throw new BaseLoadError(`${root}model.json is not valid JSON (${(e as Error).message})`, 'The shipped model files are damaged: rebuild or redeploy the studio (public/models/).');
   }
@@ -67,11 +89,11 @@ export async function fetchShippedBase(fetchFn: Fetch, preset: string): Promise<
     if (!r.ok) throw new BaseLoadError(`${root}${name} could not be downloaded (HTTP ${r.status})`, 'The model files are incomplete on the server: redeploy public/models/, then reload.');
     return new Uint8Array(await r.arrayBuffer());
   };
-  const [transformer, textEncoder] = await Promise.all([get(files.transformer), get(files.text_encoder)]);
-  return { manifest, transformer, textEncoder };
+  const [transformer, textEncoder, textEncoderOnnx] = await Promise.all([get(files.transformer), get(files.text_encoder), files.text_encoder_onnx ? get(files.text_encoder_onnx) : null]);
+  return { manifest, transformer, textEncoder, textEncoderOnnx };
 }
 
-export async function loadStudioBase(engine: Engine, preset: string, fetchFn: Fetch | null): Promise<StudioBase> {
+export async function loadStudioBase(engine: Engine, preset: string, fetchFn: Fetch | null, onnx: OnnxEncoderFactory | null = null): Promise<StudioBase> {
   const p = PRESETS[preset];
   if (!p) throw new BaseLoadError(`There is no model preset "${preset}".`, `Choose one of: ${Object.keys(PRESETS).join(', ')}.`);
   const shipped = fetchFn ? await fetchShippedBase(fetchFn, preset) : null;
@@ -82,7 +104,17 @@ export async function loadStudioBase(engine: Engine, preset: string, fetchFn: Fe
     } catch (e) {
       throw new BaseLoadError(`The shipped base model for ${preset} could not be loaded: ${(e as Error).message}`, 'Reload the page (a download may have been cut short); if it persists, the deployed files are inconsistent: redeploy public/models/.');
     }
-    return { base, info: baseInfo(base, 'builtin') };
+    if (!shipped.textEncoderOnnx || !onnx) return { base, info: baseInfo(base, 'builtin') };
+    // Captions through onnxruntime-web. If it cannot start here, the same weights on the engine's kernels give
+    // the same embeddings (tested to ~1e-6), so the studio carries on and says which one runs.
+    try {
+      const session = await onnx(shipped.textEncoderOnnx, base.tokenizer, base.textEncoder.config, `${base.manifest.id}:onnx:${base.tokenizer.fingerprint()}`);
+      onnxSessions.set(base, session);
+      base.embeddings = new EmbeddingCache(session.encoder);
+      return { base, info: baseInfo(base, 'builtin', session.runtime) };
+    } catch (e) {
+      return { base, info: baseInfo(base, 'builtin', `WGSL kernels (onnxruntime-web did not start: ${e instanceof Error ? e.message : String(e)})`) };
+    }
   }
   const base = randomBase(engine, preset, builtinVocabulary(p.meta.max_text_tokens), RANDOM_BASE_SEED);
   return { base, info: baseInfo(base, 'random') };
@@ -91,4 +123,6 @@ export async function loadStudioBase(engine: Engine, preset: string, fetchFn: Fe
 export function releaseBase(base: LoadedBase): void {
   base.model.release();
   base.textEncoder.release();
+  void onnxSessions.get(base)?.release();
+  onnxSessions.delete(base);
 }

@@ -24,6 +24,8 @@ export interface BaseInfo {
   resolution: number;
   parameters: number;
   trainable: boolean;
+  /** What encodes captions: 'onnxruntime-web (wasm)' for the shipped base, else the engine's kernels. */
+  textEncoder: string;
 }
 
 export interface DatasetSummary {

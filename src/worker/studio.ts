@@ -5,7 +5,7 @@ import type { GpuContext } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
 import { entriesFromFiles, ingestDataset, type ImageDecoder } from '../data/ingest';
-import { BaseLoadError, loadStudioBase, releaseBase, type Fetch, type StudioBase } from './base';
+import { BaseLoadError, loadStudioBase, releaseBase, type Fetch, type OnnxEncoderFactory, type StudioBase } from './base';
 import { compareSample, type ColumnSpec, type Scorer } from './compare';
 import { StudioDataset } from './dataset';
 import { message, StudioFiles } from './files';
@@ -28,6 +28,8 @@ export interface StudioDeps {
   kv: KeyValueStore;
   /** Same-origin fetch for the shipped base (null: always a random base). */
   fetch: Fetch | null;
+  /** Opens the shipped ONNX text encoder (null: captions run on the engine's kernels). */
+  onnx?: OnnxEncoderFactory | null;
   decoder: () => ImageDecoder;
   imageEncoder: ImageEncoder;
   storageManager?: StorageManagerLike | null;
@@ -223,7 +225,7 @@ export class Studio {
       } catch (e) {
         throw new BaseLoadError(`The base model needs the GPU: ${message(e)}`, 'See the GPU panel for why WebGPU is not available.');
       }
-      const b = await loadStudioBase(engine, preset, this.deps.fetch);
+      const b = await loadStudioBase(engine, preset, this.deps.fetch, this.deps.onnx ?? null);
       const snapshot = await this.storage.loadEmbeddings().catch(() => undefined);
       if (snapshot) b.base.embeddings.restore(snapshot);
       return b;

@@ -8,6 +8,7 @@ import { canvasJpegEncoder, jpegJsEncoder } from './images';
 import { idbStore } from './kv';
 import type { UiToWorker, WorkerToUi } from './protocol';
 import { Studio } from './studio';
+import { browserOnnxEncoder } from './onnx-encoder';
 import { scorePrompts } from '../eval/score';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -22,6 +23,7 @@ const studio = new Studio({
   post,
   kv: idbStore(),
   fetch: (url) => fetch(new URL(url, scope.location.origin)),
+  onnx: browserOnnxEncoder,
   decoder: () => createBrowserImageDecoder(),
   imageEncoder: canvasJpegEncoder() ?? jpegJsEncoder(),
   storageManager,

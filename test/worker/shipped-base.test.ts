@@ -8,11 +8,18 @@ import { describe, expect, it } from 'vitest';
 import { OnnxTextEncoder } from '../../src/encode/onnx-runner';
 import { contentHash, parseManifest } from '../../src/io/base-model';
 import { PRESETS } from '../../src/model/config';
-import { loadStudioBase, releaseBase, type Fetch } from '../../src/worker/base';
+import { onnxCaptionEncoder } from '../../src/encode/onnx-runner';
+import { loadStudioBase, releaseBase, type Fetch, type OnnxEncoderFactory } from '../../src/worker/base';
 import { expectClose, getEngine } from '../tensor/harness';
 
 const DIR = 'public/models/studio-s';
 const FILES = ['model.json', 'transformer.safetensors', 'text_encoder.safetensors', 'text_encoder.onnx'];
+
+/** The worker's factory (src/worker/onnx-encoder.ts) with onnxruntime-web's Node build: the same runner. */
+const nodeOnnx: OnnxEncoderFactory = async (model, tokenizer, config, id) => {
+  const runner = await OnnxTextEncoder.create(ort, model, { executionProviders: ['wasm'] });
+  return { encoder: onnxCaptionEncoder(runner, tokenizer, config, id), runtime: 'onnxruntime-web (wasm)', release: () => runner.release() };
+};
 
 /** The preview server's view of public/: the files by URL. */
 const publicFetch: Fetch = async (url) => {
@@ -36,23 +43,31 @@ describe('shipped studio-s base', () => {
     expect(card).toMatch(/\| overall \| novel pairs \| in-distribution \|/);
   });
 
-  it('is what the studio worker loads at start, and its ONNX encoder matches the engine encoder', async () => {
+  it('is what the studio worker loads at start; captions go through its ONNX encoder, equal to the engine encoder', async () => {
     const e = await getEngine();
-    const { base, info } = await loadStudioBase(e, 'studio-s', publicFetch);
-    expect(info.source).toBe('builtin');
-    expect(info.preset).toBe('studio-s');
-    const captions = ['a red circle to the left of a blue square', 'two green triangles', ''];
-    const tokens = base.tokenizer.encodeBatch(captions);
-    const engineOut = await base.embeddings.stacked(captions);
-    const runner = await OnnxTextEncoder.create(ort, new Uint8Array(readFileSync(join(DIR, 'text_encoder.onnx'))), { executionProviders: ['wasm'] });
+    const withOnnx = await loadStudioBase(e, 'studio-s', publicFetch, nodeOnnx);
+    const engineOnly = await loadStudioBase(e, 'studio-s', publicFetch, null);
     try {
-      const onnx = await runner.run(tokens);
+      for (const b of [withOnnx, engineOnly]) expect(b.info).toMatchObject({ source: 'builtin', preset: 'studio-s' });
+      expect(withOnnx.info.textEncoder).toBe('onnxruntime-web (wasm)');
+      expect(engineOnly.info.textEncoder).toMatch(/WGSL/);
+      expect(withOnnx.base.embeddings.encoder.id).not.toBe(engineOnly.base.embeddings.encoder.id); // caches never mix
+      const captions = ['a red circle to the left of a blue square', 'two green triangles', ''];
+      const onnx = await withOnnx.base.embeddings.stacked(captions);
+      const engine = await engineOnly.base.embeddings.stacked(captions);
       // Two fp32 implementations with different summation orders: a few ulps of O(1) activations.
-      expectClose(onnx.context, engineOut.context, { atol: 2e-4, rtol: 2e-4 }, 'shipped onnx context vs engine');
-      expectClose(onnx.pooled, engineOut.pooled, { atol: 2e-4, rtol: 2e-4 }, 'shipped onnx pooled vs engine');
+      expectClose(onnx.context, engine.context, { atol: 2e-4, rtol: 2e-4 }, 'shipped onnx context vs engine');
+      expectClose(onnx.pooled, engine.pooled, { atol: 2e-4, rtol: 2e-4 }, 'shipped onnx pooled vs engine');
     } finally {
-      await runner.release();
-      releaseBase(base);
+      releaseBase(withOnnx.base);
+      releaseBase(engineOnly.base);
     }
+  });
+
+  it('falls back to the engine encoder, and says why, when onnxruntime cannot start', async () => {
+    const e = await getEngine();
+    const b = await loadStudioBase(e, 'studio-s', publicFetch, async () => Promise.reject(new Error('no wasm here')));
+    expect(b.info.textEncoder).toBe('WGSL kernels (onnxruntime-web did not start: no wasm here)');
+    releaseBase(b.base);
   });
 });
