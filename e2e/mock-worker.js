@@ -93,6 +93,8 @@ function handle(m) {
       post({ type: 'gpu/selftest', result: { ok: true, n: 1024, maxAbsError: 0, ms: 3 }, text: 'compute self-test passed: 1024 values match the CPU, max error 0' });
       // The device is lost once: the worker the page starts to recover (named soar-studio#2) keeps its GPU.
       if (fail && self.name.endsWith('#1')) setTimeout(() => post({ type: 'gpu/lost', reason: 'unknown', message: 'The GPU process exited (mock).' }), 300);
+      // The second worker crashes (an uncaught error at the top level); the third one runs.
+      if (fail && self.name.endsWith('#2')) setTimeout(() => { throw new Error('out of memory (mock crash)'); }, 300);
       break;
     case 'base/load':
       if (fail) post({ type: 'base/error', message: 'base-model.json is missing from the build.', advice: 'Rebuild the studio (npm run build) or pick the tiny preset.' });

@@ -77,6 +77,16 @@ test.describe('studio UI with a stand-in worker', () => {
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     expect(workerScripts()).toBe(2);
 
+    // That worker crashes: the page says so and restarts it on request.
+    const down = page.getByTestId('alert-worker-down');
+    await expect(down).toContainText('The studio worker stopped.');
+    await expect(down).toContainText('out of memory (mock crash)');
+    await expect(down.locator('[data-role=advice]')).toContainText('every run’s last checkpoint is safe');
+    await down.getByRole('button', { name: 'Restart the worker' }).click();
+    await expect(page.getByTestId('alert-worker-down')).toHaveCount(0);
+    await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true');
+    expect(workerScripts()).toBe(3);
+
     expect(seen.pageErrors).toEqual([]);
     expect(seen.consoleErrors).toEqual([]);
     expectOnlyOwnOrigin(seen.requests, E2E_ORIGIN);

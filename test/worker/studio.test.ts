@@ -333,7 +333,7 @@ describe('Studio (worker side)', () => {
     expect(run.step).toBe(run.checkpointStep);
     expect(run.history.map((x) => x.step)).toEqual(Array.from({ length: run.step }, (_, i) => i + 1));
     expect(run.error!.message).toMatch(/GPU device was lost/);
-    expect(run.error!.advice).toMatch(new RegExp(`Reload.*step ${run.checkpointStep}`));
+    expect(run.error!.advice).toMatch(new RegExp(`Recover.*reload.*step ${run.checkpointStep}`));
     await h.send({ type: 'run/resume', id: 'l' });
     expect(h.run('l')!.status).toBe('paused');
     await h.send({ type: 'run/start', interleave: false, runs: [{ id: 'l2', name: 'after', config: CFG }] });
