@@ -218,6 +218,10 @@ function modelCard(c: CardInput): string {
     '|---|---|---|' + Object.keys(s.perTask).map(() => '---').join('|') + '|',
     `| ${s.overall.toFixed(3)} | ${s.novel.toFixed(3)} | ${s.inDistribution.toFixed(3)} | ${Object.values(s.perTask).map((v) => v.toFixed(3)).join(' | ')} |`,
     '',
+    s.overall >= 0.5
+      ? `At or above the 0.5 this base aims for.`
+      : `Below the 0.5 this base aims for: look at samples.png before trusting comparisons on it. More steps and a larger batch (the same command with --steps and --batch) are the way up.`,
+    '',
     `Final-state trajectory drift from the ideal path (8 clean images): ${c.result.drift[0].final.toFixed(4)}. Samples: samples.png (prompts in the order of eval.json).`,
     '',
   ].join('\n');

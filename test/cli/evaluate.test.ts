@@ -39,7 +39,7 @@ describe('report plots', () => {
     const { linePlotPng } = await import('../../src/io/plot');
     const { inflateSync } = await import('node:zlib');
     const png = linePlotPng([{ color: [255, 0, 0], points: [[0, 1], [1, 2], [2, 0.5]] }], { width: 40, height: 20 });
-    // IHDR then one IDAT (stored deflate): decode and look for a pure red pixel.
+    // IHDR then one IDAT: decode and look for a pure red pixel.
     const idat = png.indexOf(0x49) >= 0 ? Buffer.from(png).indexOf('IDAT') : -1;
     const len = new DataView(png.buffer).getUint32(idat - 4);
     const raw = inflateSync(Buffer.from(png.subarray(idat + 4, idat + 4 + len)));
