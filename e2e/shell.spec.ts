@@ -1,24 +1,10 @@
 // The studio shell in a real browser: the GPU panel on SwiftShader, the software-adapter warning, the messages
 // shown when WebGPU is missing, and the promise that nothing leaves the machine.
-import { chromium, expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { mkdirSync } from 'node:fs';
+import { chromium, expect, test, type Page } from '@playwright/test';
 import { formatLimit } from '../src/ui/format';
 import { CHROMIUM_PATH, E2E_ORIGIN, E2E_PORT, QUIET_ARGS, WEBGPU_ARGS } from './browsers';
+import { SHOTS, watch } from './helpers';
 
-const SHOTS = 'artifacts/screenshots';
-mkdirSync(SHOTS, { recursive: true });
-
-/** Everything the page and its worker did that a test may want to forbid. */
-function watch(context: BrowserContext, page: Page) {
-  const seen = { requests: [] as string[], pageErrors: [] as string[], consoleErrors: [] as string[] };
-  context.on('request', (r) => seen.requests.push(r.url())); // the context sees the worker's requests too
-  context.on('weberror', (e) => seen.pageErrors.push(String(e.error())));
-  page.on('pageerror', (e) => seen.pageErrors.push(String(e)));
-  page.on('console', (m) => {
-    if (m.type() === 'error') seen.consoleErrors.push(m.text());
-  });
-  return seen;
-}
 
 function expectOnlyOwnOrigin(requests: string[], origin: string) {
   expect(requests.length).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 // Evaluation of a model (base, with or without a LoRA) on the built-in held-out prompts with the GenEval-style
 // evaluator at several sampling step counts, plus trajectory drift on real samples. Shared by `eval` and
 // `compare`.
+import { concatFloats } from '../io/concat';
 import { heldOutPrompts } from '../data/builtin/heldout';
 import { builtinSample } from '../data/builtin/dataset';
 import { trajectoryDrift } from '../eval/drift';
@@ -69,7 +70,7 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
   const du = await base.embeddings.stacked(samples.map(() => ''));
   for (const steps of opts.stepCounts) {
     const m = samples.length;
-    const z0 = engine.keep(engine.fromArray(concatHost(samples.map((s) => s.image)), [m, C, res, res], 'z0'));
+    const z0 = engine.keep(engine.fromArray(concatFloats(samples.map((s) => s.image)), [m, C, res, res], 'z0'));
     const z1 = engine.keep(new Rng(777).randn(engine, [m, C, res, res], 'z1'));
     const c = upload(dc, m);
     const u = upload(du, m);
@@ -78,14 +79,4 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     for (const t of [z0, z1, c.context, c.pooled, u.context, u.pooled]) t.release();
   }
   return result;
-}
-
-function concatHost(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

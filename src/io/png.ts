@@ -2,6 +2,7 @@
 // grids in Node (reports, model cards, tests) and in the browser/worker (downloads). The zlib stream comes from
 // fflate (already the project's zip library): real deflate makes the shipped model card's pictures ~10x smaller
 // than stored blocks would.
+import { concatBytes } from './concat';
 import { zlibSync } from 'fflate';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -43,14 +44,7 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Uint8
   // Every scanline is prefixed with filter type 0 (None).
   const raw = new Uint8Array(height * (1 + width * 3));
   for (let y = 0; y < height; y++) raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
-  const parts = [Uint8Array.from(PNG_SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes([Uint8Array.from(PNG_SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
 }
 
 export interface GridOptions {

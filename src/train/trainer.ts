@@ -353,10 +353,23 @@ export class Trainer {
     };
   }
 
+  /**
+   * The empty caption's encoding. With the encoder in the step it is encoded (with gradient) only if the step
+   * reads it — caption dropout or SOAR's unconditional branch — so plain pretraining steps do not pay for it.
+   */
   private unconditional(): Unconditional {
     if (this.uncond) return this.uncond;
     const te = this.opts.textEncoder!;
-    return te.model.forward(te.tokenizer.encodeBatch(['']));
+    let encoded: Unconditional | null = null;
+    const encode = () => (encoded ??= te.model.forward(te.tokenizer.encodeBatch([''])));
+    return {
+      get context() {
+        return encode().context;
+      },
+      get pooled() {
+        return encode().pooled;
+      },
+    };
   }
 
   private upload(hb: HostBatch) {

@@ -1,5 +1,6 @@
 // The identities of soar-spec §7, and the properties of a SOAR step: lambda = 0 is SFT exactly, the gradient of
 // a step equals the sum of its separately backpropagated items, and a step is reproducible from its seed.
+import { concatFloats } from '../../src/io/concat';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/model/config';
 import { MMDiT } from '../../src/model/mmdit';
@@ -128,11 +129,7 @@ async function setup(e: Engine, B: number) {
 }
 
 async function grads(lora: LoraSet): Promise<Float32Array> {
-  const parts = await Promise.all(lora.parameters().map((p) => p.grad!.toArray()));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) out.set(p, (o += p.length) - p.length);
-  return out;
+  return concatFloats(await Promise.all(lora.parameters().map((p) => p.grad!.toArray())));
 }
 
 async function runStep(e: Engine, env: Awaited<ReturnType<typeof setup>>, cfg: TrainConfig, seed: number) {

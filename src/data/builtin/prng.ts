@@ -2,15 +2,8 @@
 // the dataset must be the same bytes in every environment, with or without a GPU, and a sample must be a pure
 // function of (seed, split, index) so any index can be generated alone, in any order, by any worker.
 
-/** murmur3's 32-bit finaliser: a bijective avalanche mix. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from '../../encode/tokenizer';
+import { SeededRandom } from '../../model/random';
 
 /** Hash a list of 32-bit integers (and short strings, hashed by char codes) into one 32-bit seed. */
 export function hashSeed(...parts: (number | string)[]): number {
@@ -28,21 +21,18 @@ export function hashSeed(...parts: (number | string)[]): number {
   return fmix32(h);
 }
 
-/** Seeded random source (mulberry32: 32-bit state, full period, good enough for layouts). */
+/** Seeded random source for layouts: the weights' mulberry32 (SeededRandom), started at state = seed. */
 export class Rng {
-  private state: number;
+  private readonly source: SeededRandom;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    // SeededRandom starts at seed ^ 0x9e3779b9; pre-xoring makes the dataset's state the seed itself.
+    this.source = new SeededRandom((seed ^ 0x9e3779b9) >>> 0);
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.source.uniform();
   }
 
   uniform(lo: number, hi: number): number {

@@ -3,6 +3,7 @@
 // chunks (gAMA, iCCP, sRGB) are ignored, as most training pipelines do. Interlaced (Adam7) PNGs are rare in
 // datasets and are refused with a clear message rather than decoded wrongly. Chunk CRCs are not checked:
 // truncation and damage show up as inflate errors or short data, which are checked.
+import { concatBytes } from '../../io/concat';
 import { unzlibSync } from 'fflate';
 import { ImageDecodeError, type DecodedImage } from './types';
 
@@ -85,15 +86,9 @@ function readHeader(d: Uint8Array): Header {
   return hd;
 }
 
+/** One IDAT (the common case) is used as it is, without a copy. */
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(parts);
 }
 
 /** Reverses the per-scanline filters in place; each line's filter byte stays in front of it. */

@@ -1,5 +1,6 @@
 // Fixture builders for the ingest tests: in-memory entries, PNGs of any colour type/depth/filter (our own small
 // encoder with real deflate, independent of the decoder under test), and a JPEG from jpeg-js's encoder.
+import { concatBytes } from '../../../src/io/concat';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { zlibSync } from 'fflate';
@@ -114,7 +115,7 @@ export function rawPng(s: RawPngSpec): Uint8Array {
   if (s.palette) parts.push(chunk('PLTE', Uint8Array.from(s.palette.flat())));
   if (s.trns) parts.push(chunk('tRNS', Uint8Array.from(s.trns)));
   parts.push(chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0)));
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 function paeth(a: number, b: number, c: number): number {
@@ -124,15 +125,6 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** A JPEG of a solid colour, through jpeg-js's encoder. */
 export async function solidJpeg(w: number, h: number, c: [number, number, number]): Promise<Uint8Array> {
