@@ -8,14 +8,16 @@
 //   live            : per tensor, 1 when the parameter has a gradient this step (PyTorch skips grad=None).
 //   steps             : per tensor u32 step count t; lives on the GPU so that a refused step does not count
 //                       without the CPU ever waiting for the verdict.
-//   coef              : per tensor (lr / (1 − β1^t), sqrt(1 − β2^t), applied ? 1 : 0, 0), written by `prepare`.
+//   lr_scale          : per tensor multiplier of lr (parameter groups: e.g. a text encoder trained slower).
+//   coef              : per tensor (lr_k / (1 − β1^t), sqrt(1 − β2^t), applied ? 1 : 0, 1 − lr_k·wd) with
+//                       lr_k = lr · lr_scale[k], written by `prepare`.
 //   norm              : [1] global norm of grad_scale·grad from gradnorm.wgsl (NaN when non-finite).
 //
 // Dispatch 1, prepare: ONE workgroup, a loop over the tensors (per-tensor scalar work: a few hundred tensors).
 //   Reads norm; writes skipped[0] (1 = refused), advances steps[k] of applied tensors, writes coef[k].
 // Dispatch 2, update: one workgroup per chunk (grid folded into y past 65535): per element, as PyTorch:
 //   g = grad · grad_scale · min(1, max_norm / (norm + 1e-6))     (clip factor 1 when max_norm = 0)
-//   p = p · (1 − lr·wd);  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
+//   p = p · (1 − lr_k·wd);  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
 //   p = p − step_size · (m / (sqrt(v) / sqrt(1 − β2^t) + eps))
 //   Tensors with coef.z = 0 (no gradient, or a refused step) are not touched at all.
 // Sizes: 256 threads × one vec4 per arena = 1024 floats per workgroup. AdamW is bandwidth-bound (7 × 4 bytes
@@ -28,6 +30,7 @@ struct PrepareParams {
   lr: f32,
   ln_beta1: f32, // ln β1 and ln β2 from float64 on the CPU: 1 − β^t = −expm1(t · ln β) without cancellation
   ln_beta2: f32,
+  weight_decay: f32,
 }
 
 struct UpdateParams {
@@ -37,7 +40,6 @@ struct UpdateParams {
   beta2: f32,
   one_minus_beta2: f32,
   eps: f32,
-  decay: f32,           // 1 − lr·wd, from float64
   max_norm: f32,        // 0: no clipping
   grad_scale: f32,
 }
@@ -48,7 +50,8 @@ struct UpdateParams {
 @group(0) @binding(2) var<storage, read> live: array<u32>;
 @group(0) @binding(3) var<storage, read_write> steps: array<u32>;
 @group(0) @binding(4) var<storage, read_write> coef_out: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> pp: PrepareParams;
+@group(0) @binding(5) var<storage, read> lr_scale: array<f32>;
+@group(0) @binding(6) var<uniform> pp: PrepareParams;
 
 // update's bindings
 @group(0) @binding(0) var<storage, read_write> param: array<vec4<f32>>;
@@ -97,7 +100,8 @@ fn prepare(@builtin(local_invocation_index) lid: u32) {
       let tf = f32(t); // exact below 2^24 steps
       let bc1 = one_minus_exp(tf * pp.ln_beta1);
       let bc2 = one_minus_exp(tf * pp.ln_beta2);
-      c = vec4<f32>(pp.lr / bc1, sqrt(bc2), 1.0, 0.0);
+      let lr = pp.lr * lr_scale[k];
+      c = vec4<f32>(lr / bc1, sqrt(bc2), 1.0, 1.0 - lr * pp.weight_decay);
     }
     coef_out[k] = c;
   }
@@ -118,7 +122,7 @@ fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   // Lanes past the end of a partial last vec4 are padding (zeros, which stay zeros unless eps = 0): computed
   // along with the rest, never copied back to a parameter, never read by the norm or by state().
   let g = grad[i] * factor;
-  let p0 = param[i] * up.decay;
+  let p0 = param[i] * cf.w;
   let m1 = up.beta1 * m[i] + up.one_minus_beta1 * g;
   let v1 = up.beta2 * v[i] + up.one_minus_beta2 * (g * g);
   let denom = sqrt(v1) / cf.y + up.eps;

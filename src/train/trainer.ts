@@ -83,8 +83,9 @@ export interface TrainerOptions {
   /**
    * Pretraining (train_mode 'full'): the text encoder runs inside every step with gradient and trains with the
    * denoiser, so captions are tokenised, not looked up in the embedding cache (which would be stale).
+   * `lrScale` multiplies the encoder's learning rate (default 1): see PRETRAIN_DEFAULTS for why it is lower.
    */
-  textEncoder?: { model: TextEncoderModel; tokenizer: Tokenizer };
+  textEncoder?: { model: TextEncoderModel; tokenizer: Tokenizer; lrScale?: number };
 }
 
 /** Fixed seed of the validation draws: the same noise and t for every run and every method. */
@@ -132,7 +133,7 @@ export class Trainer {
       eps: config.adam_epsilon,
       weightDecay: config.adam_weight_decay,
       maxGradNorm: config.max_grad_norm,
-    });
+    }, this.parameterLrScales());
     this.rng = new Rng(config.seed);
     this.permutation = epochPermutation(data.size, config.seed, 0);
   }
@@ -145,6 +146,12 @@ export class Trainer {
       pooled: engine.keep(engine.fromArray(u.pooled, [1, u.pooled.length], 'uncond.pooled')),
     };
     return new Trainer(engine, model, embeddings, data, config, uncond, opts);
+  }
+
+  /** The optimiser's parameter groups: the denoiser (or LoRA) at the configured lr, the text encoder scaled. */
+  private parameterLrScales(): number[] {
+    const encoder = new Set(this.opts.textEncoder?.model.parameters() ?? []);
+    return this.parameters().map((p) => (encoder.has(p) ? (this.opts.textEncoder?.lrScale ?? 1) : 1));
   }
 
   parameters(): Tensor[] {
@@ -243,14 +250,16 @@ export class Trainer {
 
   /**
    * The flow-matching (SFT) loss on the validation examples with fixed noise and t, without gradient: the
-   * same draws for every run, so SFT and SOAR curves are comparable.
+   * same draws for every run, so SFT and SOAR curves are comparable. With `emptyCaptions` every caption is
+   * replaced by the empty one (not recorded in `validation`): the difference to the captioned loss is how
+   * much the model reads its captions (0 for a model that ignores them).
    */
-  async validationLoss(): Promise<number> {
+  async validationLoss(opts: { emptyCaptions?: boolean } = {}): Promise<number> {
     const e = this.engine;
     const data = this.opts.validation ?? this.data;
     const n = Math.min(this.opts.validationCount ?? 8, data.size);
     const examples = Array.from({ length: n }, (_, i) => data.example(i));
-    const captions = await this.hostCaptions(examples.map((x) => x.caption));
+    const captions = await this.hostCaptions(examples.map((x) => (opts.emptyCaptions ? '' : x.caption)));
     const rng = new Rng(VALIDATION_SEED);
     const loss = e.noGrad(() =>
       e.scope(() => {
@@ -269,7 +278,7 @@ export class Trainer {
     );
     const value = await loss.item();
     loss.release();
-    this.validation.push({ step: this.step, loss: value });
+    if (!opts.emptyCaptions) this.validation.push({ step: this.step, loss: value });
     return value;
   }
 

@@ -50,9 +50,21 @@ describe('pretrain and demo commands', () => {
     expect(card).toMatch(/after resuming at step 2/);
     expect(card).toMatch(/\| overall \| novel pairs \| in-distribution \|/);
     expect(card).toMatch(/Validation loss \(32 unseen broad images, fixed noise\): 2: \d\.\d{4}, 4: \d\.\d{4}/);
+    // Caption use per checkpoint, the one before --resume kept: captioned vs empty-caption validation loss.
+    expect(card).toMatch(/text encoder × 0\.1;/);
+    expect(card).toMatch(/Caption use .*: 2: \d\.\d{4} captioned vs \d\.\d{4} empty, 4: \d\.\d{4} captioned vs \d\.\d{4} empty\./);
+    const metrics = JSON.parse(readFileSync(join(work, 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number }>; textEncoderLrScale: number };
+    expect(metrics.captionUse.map((c) => c.step)).toEqual([2, 4]);
+    expect(metrics.textEncoderLrScale).toBe(0.1);
     const evaluated = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { prompts: string[]; byStep: Array<{ steps: number }> };
     expect(evaluated.prompts.length).toBe(3);
     expect(evaluated.byStep[0].steps).toBe(2);
+  });
+
+  it('refuses a negative text encoder lr scale before training', async () => {
+    const e = await getEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'soar-pretrain-'));
+    await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--text-encoder-lr-scale', '-1', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/--text-encoder-lr-scale must be a number >= 0, got -1/);
   });
 
   it('demo trains SFT, SOAR and SFT at equal compute per seed and reports mean ± spread', { timeout: 300_000 }, async () => {

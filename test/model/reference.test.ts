@@ -111,6 +111,29 @@ describe.each([
     lora.release();
     model.release();
   });
+
+  // Pretraining trains the text encoder through these gradients: a wrong one scrambles the encoder every
+  // step and the denoiser learns to ignore its caption.
+  it('gradients reaching the context and pooled inputs match finite differences of the reference', async () => {
+    const { e, model, ref, gpuInputs, weights64 } = await setup(config, B, T, 13);
+    gpuInputs.context.requiresGrad = true;
+    gpuInputs.pooled.requiresGrad = true;
+    const w = rand(B * config.out_channels * config.sample_size ** 2, 78);
+    e.scope(() => {
+      const v = model.forward(gpuInputs);
+      backward(v, e.fromArray(w, v.shape));
+    });
+    const f = () => lossRef(config, weights64, ref, new Map(), w);
+    const checks: Array<[string, number, number]> = [];
+    for (const [name, input, host] of [['context', gpuInputs.context, ref.context], ['pooled', gpuInputs.pooled, ref.pooled]] as const) {
+      const g = await input.grad!.toArray();
+      for (const i of [0, 1, Math.floor(host.length / 2), host.length - 1]) checks.push([`${name}[${i}]`, g[i], fdEntry(host, i, f)]);
+    }
+    const bad = checks.filter(([, gpu, fd]) => !(Math.abs(gpu - fd) <= 2e-3 + 2e-2 * Math.abs(fd)));
+    expect(bad.map(([n, g, fd]) => `${n}: gpu ${g} vs fd ${fd}`)).toEqual([]);
+    expect(checks.some(([, , fd]) => Math.abs(fd) > 1e-3)).toBe(true); // the checks are not all trivially zero
+    model.release();
+  });
 });
 
 describe('state dict by diffusers names', () => {

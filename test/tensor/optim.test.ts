@@ -81,19 +81,22 @@ describe('multi-tensor kernels', () => {
 });
 
 describe('AdamW on the GPU vs torch.optim.AdamW semantics (float64 reference)', () => {
-  // [name, hyper-parameters, gradScale, gradient magnitude]
-  const cases: Array<[string, Partial<AdamWHyper>, number, number]> = [
+  // [name, hyper-parameters, gradScale, gradient magnitude, per-parameter lr scales (parameter groups)]
+  const cases: Array<[string, Partial<AdamWHyper>, number, number, ((n: number) => number[])?]> = [
     ['plain Adam (no decay, no clipping)', { lr: 0.01, weightDecay: 0 }, 1, 2],
     ['weight decay 0.1', { lr: 0.02, weightDecay: 0.1, beta1: 0.8, beta2: 0.99 }, 1, 2],
     ['clipping active (norm > max) and gradScale', { lr: 0.01, weightDecay: 0.05, maxGradNorm: 1.5, eps: 1e-6 }, 0.25, 2],
     // eps comparable to sqrt(v̂): tells eps outside the sqrt (PyTorch) from inside; a clip threshold that is not hit
     ['large eps, tiny gradients, clipping inactive', { lr: 0.01, weightDecay: 0.01, eps: 1e-3, maxGradNorm: 10 }, 1, 0.003],
+    // A slower group, a frozen-by-lr one (scale 0: no update, no decay) and a faster one, with decay and clipping.
+    ['per-parameter lr scales (groups), decay scaled with lr', { lr: 0.01, weightDecay: 0.2, maxGradNorm: 1.5 }, 1, 2, (n) => Array.from({ length: n }, (_, k) => [0.1, 1, 0, 3][k % 4])],
   ];
-  for (const [name, hp, gradScale, mag] of cases) {
+  for (const [name, hp, gradScale, mag, scalesOf] of cases) {
     it(name, async () => {
       const e = await getEngine();
       const s = setup(e, 7);
-      const opt = new AdamW(s.params, hp);
+      const scales = scalesOf?.(s.params.length);
+      const opt = new AdamW(s.params, hp, scales);
       const full = { ...ADAMW_DEFAULTS, ...hp };
       let pipelines = 0;
       for (let step = 1; step <= 4; step++) {
@@ -104,7 +107,7 @@ describe('AdamW on the GPU vs torch.optim.AdamW semantics (float64 reference)', 
         const report = opt.step(gradScale);
         if (step === 1) pipelines = e.gpu.getStats().pipelines;
         else expect(e.gpu.getStats().pipelines).toBe(pipelines);
-        const want = refAdamWStep(s.ref, grads, s.states, full, gradScale);
+        const want = refAdamWStep(s.ref, grads, s.states, full, gradScale, scales);
         const got = await report.read();
         expect(got.skipped).toBe(false);
         expectClose([got.norm], [want.norm], { atol: 0, rtol: 1e-5 }, `step ${step} norm`);

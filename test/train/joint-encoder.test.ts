@@ -62,6 +62,26 @@ describe('joint text-encoder training (pretraining)', () => {
     base.textEncoder.release();
   });
 
+  it('trains the encoder at its own lr scale (0: it stays put while the denoiser moves); measures caption use', async () => {
+    const e = await getEngine();
+    const base = randomBase(e, 'tiny', builtinVocabulary(8), 5, { adaLNZero: true });
+    const data = builtinData('broad', 16, 8);
+    const encoderBefore = await base.textEncoder.toHost();
+    const outBefore = await base.model.weights.get('proj_out.weight')!.toArray();
+    const t = await Trainer.create(e, base.model, base.embeddings, data, CFG, { textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: 0 }, validation: data, validationCount: 4 });
+    await t.run(2);
+    const encoderAfter = await base.textEncoder.toHost();
+    for (const [name, w] of encoderBefore) expect(encoderAfter.get(name)!.data, name).toEqual(w.data);
+    expect((await base.model.weights.get('proj_out.weight')!.toArray()).some((v, i) => v !== outBefore[i])).toBe(true);
+    const captioned = await t.validationLoss();
+    const empty = await t.validationLoss({ emptyCaptions: true });
+    expect(Number.isFinite(empty) && empty !== captioned).toBe(true); // other captions, other velocities
+    expect(t.validation.map((v) => v.loss)).toEqual([captioned]); // the empty-caption loss is not a validation point
+    t.release();
+    base.model.release();
+    base.textEncoder.release();
+  });
+
   it('drops captions per example, at the given rate, the same way every time', () => {
     const data = builtinData('broad', 2000, 8);
     const dropped = withCaptionDropout(data, 0.1, 7);

@@ -159,11 +159,16 @@ export class AdamW {
   private readonly active: PooledBuffer;
   private readonly steps: PooledBuffer;
   private readonly coef: PooledBuffer;
+  private readonly lrScale: PooledBuffer;
   private lastActive: boolean[] | null = null;
   private disposed = false;
 
-  constructor(params: readonly Tensor[], hp: Partial<AdamWHyper> = {}) {
+  /** `lrScales[k]` multiplies the learning rate (and so the weight decay step) of parameter k: parameter groups. */
+  constructor(params: readonly Tensor[], hp: Partial<AdamWHyper> = {}, lrScales: readonly number[] = params.map(() => 1)) {
     if (params.length === 0) throw new RangeError('AdamW: no parameters');
+    if (lrScales.length !== params.length) throw new RangeError(`AdamW: ${lrScales.length} lr scales for ${params.length} parameters`);
+    const badScale = lrScales.findIndex((s) => !(s >= 0 && Number.isFinite(s)));
+    if (badScale >= 0) throw new RangeError(`AdamW: lr scale of parameter ${badScale} (${params[badScale].name}) must be a finite number >= 0, got ${lrScales[badScale]}`);
     if (new Set(params).size !== params.length) throw new RangeError('AdamW: a parameter is listed twice');
     this.hp = { ...ADAMW_DEFAULTS, ...hp };
     checkHyper(this.hp);
@@ -181,6 +186,8 @@ export class AdamW {
     this.active = uploadU32(e, new Uint32Array(n), 'adamw.active');
     this.steps = uploadU32(e, new Uint32Array(n), 'adamw.steps');
     this.coef = e.gpu.alloc(Math.max(16, n * 16), 'adamw.coef');
+    this.lrScale = e.gpu.alloc(Math.max(16, n * 4), 'adamw.lr_scale');
+    e.gpu.write(this.lrScale, Float32Array.from(lrScales));
   }
 
   /**
@@ -210,12 +217,13 @@ export class AdamW {
     normDispatches(e, this.gradArena.buffer, this.chunks, this.active, layout.nChunks, Math.abs(gradScale), norm);
     e.gpu.dispatch({
       kernel: ADAMW_PREPARE,
-      buffers: [norm.buffer, skipped.buffer, this.active, this.steps, this.coef],
+      buffers: [norm.buffer, skipped.buffer, this.active, this.steps, this.coef, this.lrScale],
       uniforms: uniforms([
         ['u32', this.params.length],
         ['f32', hp.lr],
         ['f32', lnBeta(hp.beta1)],
         ['f32', lnBeta(hp.beta2)],
+        ['f32', hp.weightDecay],
       ]),
       workgroups: [1],
       detail: `${this.params.length} tensors`,
@@ -230,7 +238,6 @@ export class AdamW {
         ['f32', hp.beta2],
         ['f32', 1 - hp.beta2],
         ['f32', hp.eps],
-        ['f32', 1 - hp.lr * hp.weightDecay],
         ['f32', hp.maxGradNorm === Infinity ? 0 : hp.maxGradNorm],
         ['f32', gradScale],
       ]),
@@ -297,6 +304,6 @@ export class AdamW {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of [this.paramArena, this.gradArena, this.m, this.v]) t.release();
-    for (const b of [this.chunks, this.active, this.steps, this.coef]) this.engine.gpu.release(b);
+    for (const b of [this.chunks, this.active, this.steps, this.coef, this.lrScale]) this.engine.gpu.release(b);
   }
 }

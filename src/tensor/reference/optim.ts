@@ -65,7 +65,8 @@ export interface RefStepResult {
 /**
  * One optimiser step over a parameter list: grads scaled by gradScale, clipped by the global norm
  * (clip_grad_norm_ then AdamW.step). A null gradient skips that parameter (its step count does not advance),
- * as PyTorch skips parameters whose .grad is None.
+ * as PyTorch skips parameters whose .grad is None. `lrScales[k]` multiplies parameter k's lr (a parameter group
+ * with its own lr: its decoupled weight decay step lr·wd scales with it, as in PyTorch).
  */
 export function refAdamWStep(
   params: Float64Array[],
@@ -73,6 +74,7 @@ export function refAdamWStep(
   states: RefAdamState[],
   hp: AdamWHyper,
   gradScale = 1,
+  lrScales: readonly number[] = params.map(() => 1),
 ): RefStepResult {
   const scaled = grads.map((g) => (g ? Float64Array.from(g, (x) => x * gradScale) : null));
   const present: Float64Array[] = [];
@@ -83,7 +85,7 @@ export function refAdamWStep(
   params.forEach((p, k) => {
     const g = scaled[k];
     if (!g) return;
-    refAdamWParam(p, clip === 1 ? g : g.map((x) => x * clip), states[k], hp);
+    refAdamWParam(p, clip === 1 ? g : g.map((x) => x * clip), states[k], lrScales[k] === 1 ? hp : { ...hp, lr: hp.lr * lrScales[k] });
   });
   return { norm, skipped: false };
 }
