@@ -35,7 +35,7 @@ import { pretrainCommand } from './pretrain';
 import { demoCommand } from './demo';
 
 const USAGE = `usage: npm run soar -- <command> [options]
-  pretrain  [--preset studio-s --steps 1000 --batch 16 --lr 1e-3 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
+  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
             the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores
   demo      [--base public/models/studio-s --seeds 1,2,3 --steps 30 --prompts 16 --eval-steps 5,10,20 --out runs/demo]
             SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
