@@ -163,7 +163,7 @@ function demoReport(r: ReportInput): { markdown: string; json: unknown } {
     `From the same base, data (builtin:clean, ${r.dataSize} images; no held-out colour–shape pair in it) and seed: LoRA rank ${r.cfg.rank} (alpha ${r.cfg.lora_alpha}) on ${r.cfg.lora_targets.join(', ')}, batch ${r.cfg.train_batch_size}, AdamW lr ${r.cfg.learning_rate} constant.`,
     `SFT and SOAR train ${r.steps} steps; SOAR: lambda_aux ${r.cfg.lambda_aux}, trajectory_length ${r.cfg.trajectory_length}, ${r.cfg.num_rollout_paths} rollout path, rollout step 1/${r.cfg.num_sampling_steps} with CFG ${r.cfg.cfg_scale_sampling}.`,
     `One SOAR step costs ${r.cost.toFixed(2)} SFT steps (forwards + 2 × backwards), so "SFT (equal compute)" trains ${r.equalSteps} steps.`,
-    `Evaluation: ${r.evalOpts.prompts} held-out prompts (half name a colour–shape pair the clean split never shows), Euler with CFG ${r.evalOpts.cfgScale}, one fixed noise seed per prompt, at ${stepCounts.join(', ')} sampling steps; drift = mean squared distance of the final state from the ideal path on ${r.evalOpts.driftSamples} clean images (lower is better).`,
+    `Evaluation: ${r.evalOpts.prompts} held-out prompts (half name a colour–shape pair the clean split never shows), Euler with CFG ${r.evalOpts.cfgScale}, one fixed noise seed per prompt, at ${stepCounts.join(', ')} sampling steps; drift = mean over images of the RMS distance of the final state from the ideal path on ${r.evalOpts.driftSamples} clean images (lower is better).`,
     '',
     '| model | sampling steps | overall | novel pairs | in-distribution | final drift |',
     '|---|---|---|---|---|---|',
