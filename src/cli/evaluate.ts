@@ -11,6 +11,7 @@ import { Rng } from '../tensor/ops/rng';
 import { concat } from '../tensor/ops/shape';
 import type { Engine } from '../tensor/engine';
 import { modelVelocity, sample } from '../sample/sampler';
+import { uploadEmbeddings } from '../encode/cache';
 
 export interface EvalOptions {
   prompts: number;
@@ -36,21 +37,16 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
   const prompts = chosen.map((p) => p.text);
   const res = base.manifest.meta.resolution;
   const C = base.manifest.config.in_channels;
-  const J = base.manifest.config.joint_attention_dim;
   const n = prompts.length;
   const cond = await base.embeddings.stacked(prompts);
   const unc = await base.embeddings.stacked(new Array(n).fill(''));
-  const upload = (s: typeof cond, b: number) => ({
-    context: engine.fromArray(s.context, [b, s.context.length / (b * J), J]),
-    pooled: engine.fromArray(s.pooled, [b, s.pooled.length / b]),
-  });
   const result: EvalResult = { byStep: [], drift: [], images: [], prompts };
   for (const steps of opts.stepCounts) {
     // The same noise for every model and step count: a seed per prompt.
     const imageTensor = engine.scope(() => {
       const noise = chosen.map((p) => new Rng(p.seed).randn(engine, [1, C, res, res], 'z1'));
       const z1 = engine.noGrad(() => (noise.length === 1 ? noise[0] : concat(noise, 0)));
-      return sample(engine, modelVelocity(base.model), z1, upload(cond, n), upload(unc, n), { steps, cfgScale: opts.cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, null).image;
+      return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale: opts.cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, null).image;
     });
     const images = await imageTensor.toArray();
     imageTensor.release();
@@ -72,8 +68,8 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     const m = samples.length;
     const z0 = engine.keep(engine.fromArray(concatFloats(samples.map((s) => s.image)), [m, C, res, res], 'z0'));
     const z1 = engine.keep(new Rng(777).randn(engine, [m, C, res, res], 'z1'));
-    const c = upload(dc, m);
-    const u = upload(du, m);
+    const c = uploadEmbeddings(engine, dc);
+    const u = uploadEmbeddings(engine, du);
     const d = await trajectoryDrift(engine, modelVelocity(base.model), z0, z1, c, u, { steps, cfgScale: opts.cfgScale, shift: base.manifest.meta.shift, noiseScale: 0 });
     result.drift.push({ steps, perLevel: d.drift, final: d.drift[d.drift.length - 1] });
     for (const t of [z0, z1, c.context, c.pooled, u.context, u.pooled]) t.release();

@@ -33,6 +33,7 @@ import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
 import { pretrainCommand } from './pretrain';
 import { demoCommand } from './demo';
+import { uploadEmbeddings } from '../encode/cache';
 
 const USAGE = `usage: npm run soar -- <command> [options]
   pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
@@ -180,12 +181,10 @@ async function sampleCommand(engine: Engine, args: Args): Promise<number> {
   const C = base.manifest.config.in_channels;
   const cond = await base.embeddings.stacked(new Array(count).fill(prompt));
   const unc = await base.embeddings.stacked(new Array(count).fill(''));
-  const J = base.manifest.config.joint_attention_dim;
   const rng = new Rng(seed);
   const img = engine.scope(() => {
-    const mk = (s: typeof cond) => ({ context: engine.fromArray(s.context, [count, s.context.length / (count * J), J]), pooled: engine.fromArray(s.pooled, [count, s.pooled.length / count]) });
     const z1 = rng.randn(engine, [count, C, res, res], 'z1');
-    return sample(engine, modelVelocity(base.model), z1, mk(cond), mk(unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, rng).image;
+    return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, rng).image;
   });
   const data = await img.toArray();
   const per = C * res * res;

@@ -6,6 +6,9 @@
 // kilobytes each, and the key stays what the user wrote. A snapshot records the encoder's id (weights +
 // vocabulary), so embeddings from another encoder are never reused.
 
+import type { Engine } from '../tensor/engine';
+import type { Tensor } from '../tensor/tensor';
+
 /** Per-caption outputs of an encoder, row-major. */
 export interface EncodedCaptions {
   /** [B, tokens, width] */
@@ -54,7 +57,18 @@ export interface StackedEmbeddings {
   context: Float32Array;
   pooled: Float32Array;
   batch: number;
+  tokens: number;
+  width: number;
+  pooledWidth: number;
   truncated: boolean[];
+}
+
+/** A stacked batch on the GPU as the MMDiT's text inputs: context [B, tokens, width] and pooled [B, pooledWidth]. */
+export function uploadEmbeddings(engine: Engine, s: StackedEmbeddings): { context: Tensor; pooled: Tensor } {
+  return {
+    context: engine.fromArray(s.context, [s.batch, s.tokens, s.width], 'context'),
+    pooled: engine.fromArray(s.pooled, [s.batch, s.pooledWidth], 'pooled'),
+  };
 }
 
 export class EmbeddingCache {
@@ -105,7 +119,7 @@ export class EmbeddingCache {
       context.set(e.context, b * tokens * width);
       pooled.set(e.pooled, b * pooledWidth);
     });
-    return { context, pooled, batch: embs.length, truncated: embs.map((e) => e.truncated) };
+    return { context, pooled, batch: embs.length, tokens, width, pooledWidth, truncated: embs.map((e) => e.truncated) };
   }
 
   clear(): void {

@@ -4,7 +4,7 @@
 //
 // A step records its GPU work and returns; its metrics are read back while the next step is recorded, so the
 // GPU never idles waiting for the CPU to look at a loss.
-import type { EmbeddingCache } from '../encode/cache';
+import { uploadEmbeddings, type EmbeddingCache, type StackedEmbeddings } from '../encode/cache';
 import type { TextEncoderModel } from '../encode/text-encoder';
 import type { TokenBatch, Tokenizer } from '../encode/tokenizer';
 import { zeroGrad } from '../tensor/autograd';
@@ -55,7 +55,7 @@ export class NonFiniteLossError extends Error {
 /** A batch on the host: cached caption embeddings, or token ids when the text encoder trains in the step. */
 interface HostBatch {
   examples: TrainingExample[];
-  embedded?: { context: Float32Array; pooled: Float32Array };
+  embedded?: StackedEmbeddings;
   tokens?: TokenBatch;
 }
 
@@ -271,7 +271,7 @@ export class Trainer {
         const v = this.model.forward({
           x: lerp(z0, z1, e.fromArray(sigma, [n])),
           timestep: e.fromArray(sigma.map(timestepOf), [n]),
-          ...this.encoded(captions, n),
+          ...this.encoded(captions),
         });
         return mean(perSampleMse(v, sub(z1, z0)));
       }),
@@ -351,15 +351,9 @@ export class Trainer {
   }
 
   /** context [B, T, J] and pooled [B, P] on the GPU (through the encoder, with gradient when it trains). */
-  private encoded(hb: Pick<HostBatch, 'embedded' | 'tokens'>, B: number): { context: Tensor; pooled: Tensor } {
+  private encoded(hb: Pick<HostBatch, 'embedded' | 'tokens'>): { context: Tensor; pooled: Tensor } {
     if (hb.tokens) return this.opts.textEncoder!.model.forward(hb.tokens);
-    const emb = hb.embedded!;
-    const J = this.model.config.joint_attention_dim;
-    const e = this.engine;
-    return {
-      context: e.fromArray(emb.context, [B, emb.context.length / (B * J), J], 'context'),
-      pooled: e.fromArray(emb.pooled, [B, emb.pooled.length / B], 'pooled'),
-    };
+    return uploadEmbeddings(this.engine, hb.embedded!);
   }
 
   /**
@@ -382,7 +376,7 @@ export class Trainer {
   }
 
   private upload(hb: HostBatch) {
-    return { z0: this.imageBatch(hb.examples), ...this.encoded(hb, hb.examples.length) };
+    return { z0: this.imageBatch(hb.examples), ...this.encoded(hb) };
   }
 
   private imageBatch(examples: TrainingExample[]): Tensor {

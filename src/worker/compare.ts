@@ -12,6 +12,7 @@ import { modelVelocity, sample } from '../sample/sampler';
 import { batchImage } from './images';
 import { withAdapters, type Mutex } from './lock';
 import type { CompareColumn, CompareRequest, RgbaImage } from './protocol';
+import { uploadEmbeddings } from '../encode/cache';
 
 export const MAX_COMPARE_PROMPTS = 16;
 export const MAX_COMPARE_STEPS = 200;
@@ -50,7 +51,6 @@ export async function compareSample(deps: CompareDeps, req: CompareRequest, colu
   const P = req.prompts.length;
   const C = model.config.in_channels;
   const R = base.manifest.meta.resolution;
-  const J = model.config.joint_attention_dim;
   const cond = await base.embeddings.stacked(req.prompts);
   const unc = await base.embeddings.stacked(new Array(P).fill(''));
   const out: CompareColumn[] = [];
@@ -61,11 +61,7 @@ export async function compareSample(deps: CompareDeps, req: CompareRequest, colu
         const r = engine.scope(() => {
           const rng = new Rng(req.seed);
           const z1 = concat(req.prompts.map(() => rng.randn(engine, [1, C, R, R], 'z1')), 0);
-          const mk = (s: typeof cond) => ({
-            context: engine.fromArray(s.context, [P, s.context.length / (P * J), J], 'context'),
-            pooled: engine.fromArray(s.pooled, [P, s.pooled.length / P], 'pooled'),
-          });
-          return sample(engine, modelVelocity(model), z1, mk(cond), mk(unc), {
+          return sample(engine, modelVelocity(model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), {
             steps: req.steps,
             cfgScale: req.cfgScale,
             shift: base.manifest.meta.shift,

@@ -6,7 +6,7 @@
 //
 // Display: states and x̂0 are images in [-1, 1] as they are; v_corr is a velocity (|v| reaches 3 and more), so
 // it is drawn divided by its own max |v|: its structure shows, its scale does not.
-import type { EmbeddingCache } from '../encode/cache';
+import { uploadEmbeddings, type EmbeddingCache } from '../encode/cache';
 import type { LoraSet } from '../model/lora';
 import type { MMDiT } from '../model/mmdit';
 import { zeroGrad } from '../tensor/autograd';
@@ -108,8 +108,7 @@ export async function idleCapture(engine: Engine, model: MMDiT, lora: LoraSet, d
   if (B === 0) return null;
   const examples = Array.from({ length: B }, (_, i) => data.example(i));
   const emb = await embeddings.stacked(examples.map((x) => x.caption));
-  const u = await embeddings.unconditional();
-  const J = model.config.joint_attention_dim;
+  const u = await embeddings.stacked(['']);
   const per = examples[0].image.length;
   const side = Math.round(Math.sqrt(per / model.config.in_channels));
   const z = new Float32Array(per * B);
@@ -118,13 +117,9 @@ export async function idleCapture(engine: Engine, model: MMDiT, lora: LoraSet, d
   engine.scope(() => {
     const batch = {
       z0: engine.fromArray(z, [B, model.config.in_channels, side, side], 'z0'),
-      context: engine.fromArray(emb.context, [B, emb.context.length / (B * J), J], 'context'),
-      pooled: engine.fromArray(emb.pooled, [B, emb.pooled.length / B], 'pooled'),
+      ...uploadEmbeddings(engine, emb),
     };
-    const uncond = {
-      context: engine.fromArray(u.context, [1, u.context.length / J, J], 'uncond.context'),
-      pooled: engine.fromArray(u.pooled, [1, u.pooled.length], 'uncond.pooled'),
-    };
+    const uncond = uploadEmbeddings(engine, u);
     const r = trainStep(model, batch, uncond, cfg, new Rng(cfg.seed + 0x7a3c), { capture: true });
     kept = keepCapture(engine, r);
   });

@@ -62,7 +62,7 @@ describe('embedding cache', () => {
     const u = await cache.unconditional();
     expect(Array.from(u.context)).toEqual(new Array(T * W).fill(0));
     const s = await cache.stacked(['ab', '', 'xyz']);
-    expect(s.batch).toBe(3);
+    expect([s.batch, s.tokens, s.width, s.pooledWidth]).toEqual([3, T, W, P]);
     expect(Array.from(s.context)).toEqual([...new Array(T * W).fill(2), ...new Array(T * W).fill(0), ...new Array(T * W).fill(3)]);
     expect(Array.from(s.pooled)).toEqual([97, 0, 0, 0, 120, 1]);
     expect(enc.calls).toEqual([[''], ['ab', 'xyz']]);

@@ -15,6 +15,7 @@ import { concatFloats } from '../../src/io/concat';
 import { Rng } from '../../src/tensor/ops/rng';
 import { timestepOf } from '../../src/train/schedule';
 import { expectClose, getEngine } from '../tensor/harness';
+import { uploadEmbeddings } from '../../src/encode/cache';
 
 const DIR = 'public/models/studio-s';
 const CAPTION_GAIN = 0.02;
@@ -79,7 +80,6 @@ describe('shipped studio-s base', () => {
     try {
       const n = 16;
       const res = base.manifest.meta.resolution;
-      const J = base.manifest.config.joint_attention_dim;
       const shape = [n, 3, res, res];
       const samples = Array.from({ length: n }, (_, i) => builtinSample('broad', i, { size: res, seed: 4242 })); // a stream pretraining never drew
       const x0 = concatFloats(samples.map((x) => x.image));
@@ -87,7 +87,7 @@ describe('shipped studio-s base', () => {
       const lossWith = async (captions: string[], t: number) => {
         const emb = await base.embeddings.stacked(captions);
         const xt = x0.map((v, i) => (1 - t) * v + t * noise[i]);
-        const v = await e.noGrad(() => e.scope(() => base.model.forward({ x: e.fromArray(xt, shape), timestep: e.full([n], timestepOf(t), 't'), context: e.fromArray(emb.context, [n, emb.context.length / (n * J), J]), pooled: e.fromArray(emb.pooled, [n, emb.pooled.length / n]) }).detach())).toArray();
+        const v = await e.noGrad(() => e.scope(() => base.model.forward({ x: e.fromArray(xt, shape), timestep: e.full([n], timestepOf(t), 't'), ...uploadEmbeddings(e, emb) }).detach())).toArray();
         return v.reduce((sum, vi, i) => sum + (vi - (noise[i] - x0[i])) ** 2, 0) / v.length;
       };
       for (const t of [0.8, 0.95]) {
