@@ -10,7 +10,7 @@
 // kernels and reports them through `ondata`; the sum over one run's kernels is ORT's GPU time. It also says
 // which kernels ran on WebGPU: a run with no profiled kernel fell back to ORT's CPU provider.
 import type * as OrtModule from 'onnxruntime-web';
-import { encodeModel, type Graph } from '../../src/io/onnx';
+import { encodeModel, type Graph } from '../../src/codec/onnx';
 import { sleep } from '../lib/stats';
 import { caseInputs, caseOutputShape, LN_EPS, type Case } from './cases';
 

@@ -1,7 +1,7 @@
 // Evaluation of a model (base, with or without a LoRA) on the built-in held-out prompts with the GenEval-style
 // evaluator at several sampling step counts, plus trajectory drift on real samples. Shared by `eval` and
 // `compare`.
-import { concatFloats } from '../io/concat';
+import { concatFloats } from '../codec/concat';
 import { heldOutPrompts } from '../data/builtin/heldout';
 import { builtinSample } from '../data/builtin/dataset';
 import { trajectoryDrift } from '../eval/drift';

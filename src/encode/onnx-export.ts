@@ -10,7 +10,7 @@
 //   final LayerNormalization -> Reshape -> context [batch, T, W];  Gather(index 0, axis 1) -> Gemm -> pooled [batch, P]
 //
 // Integer shape tensors come from Constant nodes (value_ints / value_int), so every initializer is float32.
-import { encodeModel, type Graph, type Initializer, type Node } from '../io/onnx';
+import { encodeModel, type Graph, type Initializer, type Node } from '../codec/onnx';
 import { FINAL_NORM, headDim, layerPrefix, POSITION_EMBEDDING, TEXT_PROJECTION, TOKEN_EMBEDDING, type TextEncoderConfig } from './config';
 import { checkTextWeights, type HostWeights } from './weights';
 

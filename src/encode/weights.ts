@@ -1,7 +1,7 @@
 // Text encoder weights on the host: random initialisation, and the safetensors file that ships a trained
 // encoder together with its config and vocabulary (in the header's __metadata__), so one file is enough to
 // rebuild the tokenizer and the model identically in the browser and in Node.
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
 import { SeededRandom, initialValues } from '../model/random';
 import { textParameterSpecs, validateTextEncoderConfig, type TextEncoderConfig } from './config';
 import { FIRST_WORD_ID, validateVocabulary, type VocabularyJson } from './tokenizer';

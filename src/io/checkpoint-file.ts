@@ -2,7 +2,7 @@
 // the rest (config, step, RNG, data order, metric history) as JSON in its metadata. The browser stores the
 // Checkpoint object itself in IndexedDB; the CLI writes this file.
 import type { Checkpoint } from '../train/trainer';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
 
 export const CHECKPOINT_FORMAT = 'soar-studio-checkpoint/1';
 

@@ -9,7 +9,7 @@
 //    n·alpha to keep the same scale.
 // `__metadata__` records what the file is and how it was made (all values strings, as safetensors requires).
 import type { LoraSet } from '../model/lora';
-import { writeSafetensors, type TensorToWrite } from './safetensors';
+import { writeSafetensors, type TensorToWrite } from '../codec/safetensors';
 import { kohyaTarget, peftKey, swapRowHalves } from './lora-keys';
 import { exportMetadata, type LoraExportInfo, type LoraNaming } from './lora-meta';
 

@@ -5,7 +5,7 @@ import type { SD3Config } from '../model/config';
 import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS, loraModuleNames } from '../model/lora';
 import { parameterSpecs } from '../model/params';
 import type { Engine } from '../tensor/engine';
-import { readSafetensors, SafetensorsError, type LoadedTensor, type SafetensorsFile } from './safetensors';
+import { readSafetensors, SafetensorsError, type LoadedTensor, type SafetensorsFile } from '../codec/safetensors';
 import { blockLinears, splitModule, stripPeftPrefix, type BaseLinear } from './lora-keys';
 import { externalAlpha, readOurMetadata, type LoraNaming, type OurMetadata } from './lora-meta';
 import { collectKohya } from './lora-kohya';

@@ -1,7 +1,7 @@
 // Reading kohya-named LoRA files (lora_down / lora_up / alpha) into per-module adapters: sd-scripts' names
 // after the original SD3 MMDiT (a fused qkv is split back into q, k and v) and OneTrainer's diffusers paths.
 import type { SD3Config } from '../model/config';
-import type { LoadedTensor, SafetensorsFile } from './safetensors';
+import type { LoadedTensor, SafetensorsFile } from '../codec/safetensors';
 import { kohyaModules, oneTrainerModules, splitModule, swapRowHalves, type KohyaModule } from './lora-keys';
 import type { OurMetadata } from './lora-meta';
 import type { Collected, Matrix } from './lora-import';

@@ -15,7 +15,7 @@
 // `<module>.weight_t`) plus Add of the bias. LoRA adapters are merged into those weights on the host
 // (W + scale·B·A, summed in float64), which is what a deployed model would carry. Integer shape tensors come
 // from Constant nodes, so every initializer is float32.
-import { encodeModel, type Dim, type Graph, type Initializer, type Node } from '../io/onnx';
+import { encodeModel, type Dim, type Graph, type Initializer, type Node } from '../codec/onnx';
 import type { Tensor } from '../tensor/tensor';
 import { cropPosEmbed } from '../tensor/reference/patch';
 import { timestepFrequencies } from '../tensor/reference/timestep';

@@ -2,7 +2,7 @@
 // (`transformer/diffusion_pytorch_model.safetensors`) load as they are; a `transformer.` or
 // `model.diffusion_model.` prefix is not accepted silently: the original (non-diffusers) SD3 key layout differs,
 // so such a file is refused with the first unknown keys named.
-import { readSafetensors, writeSafetensors, type LoadedTensor } from '../io/safetensors';
+import { readSafetensors, writeSafetensors, type LoadedTensor } from '../codec/safetensors';
 import type { Engine } from '../tensor/engine';
 import type { Tensor } from '../tensor/tensor';
 import type { SD3Config } from './config';

@@ -9,7 +9,7 @@
 //                       checkpoint: { step, rng, order, adam_steps, history, validation } | null }
 // Runs without a checkpoint (never stepped) carry no tensors. Importing gives the runs new ids when theirs are
 // taken; they come back paused at their checkpoint step (resume needs the same base and dataset).
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
 import type { Checkpoint } from '../train/trainer';
 import type { RunRecord } from './persistence';
 import type { BaseInfo } from './protocol';

@@ -36,7 +36,7 @@ describe('CLI evaluation', () => {
 
 describe('report plots', () => {
   it('draws each series in its colour on a white canvas', async () => {
-    const { linePlotPng } = await import('../../src/io/plot');
+    const { linePlotPng } = await import('../../src/codec/plot');
     const { inflateSync } = await import('node:zlib');
     const png = linePlotPng([{ color: [255, 0, 0], points: [[0, 1], [1, 2], [2, 0.5]] }], { width: 40, height: 20 });
     // IHDR then one IDAT: decode and look for a pure red pixel.

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { builtinSample } from '../../src/data/builtin';
-import { encodePng, gridPng, imagesToGrid } from '../../src/io/png';
+import { encodePng, gridPng, imagesToGrid } from '../../src/codec/png';
 
 /** Minimal independent PNG reader (Node's zlib) for 8-bit RGB, filter 0, to check what the encoder wrote. */
 function readPng(png: Uint8Array): { width: number; height: number; rgb: Uint8Array; chunks: string[] } {

@@ -5,8 +5,8 @@ import { builtinTokenizer } from '../../src/encode/builtin-vocab';
 import { textEncoderConfigFor, textParameterCount, textParameterSpecs, type TextEncoderConfig } from '../../src/encode/config';
 import { textEncoderGraph } from '../../src/encode/onnx-export';
 import { initTextWeights, loadTextEncoder, saveTextEncoder } from '../../src/encode/weights';
-import { decodeModel, encodeModel } from '../../src/io/onnx';
-import { writeSafetensors } from '../../src/io/safetensors';
+import { decodeModel, encodeModel } from '../../src/codec/onnx';
+import { writeSafetensors } from '../../src/codec/safetensors';
 import { PRESETS } from '../../src/model/config';
 
 describe('text encoder config', () => {

@@ -5,7 +5,7 @@ import { PRESETS, type SD3Config } from '../../src/model/config';
 import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS, type LoraConfig } from '../../src/model/lora';
 import { parameterSpecs } from '../../src/model/params';
 import { exportLora, importLora, LORA_FORMAT, LoraImportError, type LoraExportInfo } from '../../src/io/lora-format';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/codec/safetensors';
 import { expectClose, getEngine, rand } from '../tensor/harness';
 import { MINI_SD35 } from '../model/fixtures';
 

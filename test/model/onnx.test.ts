@@ -3,7 +3,7 @@
 // norm, dual attention, the context-pre-only last block) — with and without a merged LoRA.
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { decodeModel } from '../../src/io/onnx';
+import { decodeModel } from '../../src/codec/onnx';
 import { PRESETS, type SD3Config } from '../../src/model/config';
 import { LoraSet } from '../../src/model/lora';
 import { MMDiT } from '../../src/model/mmdit';

@@ -11,7 +11,7 @@ import { PRESETS } from '../../src/model/config';
 import { onnxCaptionEncoder } from '../../src/encode/onnx-runner';
 import { loadStudioBase, releaseBase, type Fetch, type OnnxEncoderFactory } from '../../src/worker/base';
 import { builtinSample } from '../../src/data/builtin/dataset';
-import { concatFloats } from '../../src/io/concat';
+import { concatFloats } from '../../src/codec/concat';
 import { Rng } from '../../src/tensor/ops/rng';
 import { timestepOf } from '../../src/train/schedule';
 import { expectClose, getEngine } from '../tensor/harness';

@@ -3,7 +3,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { createJsImageDecoder } from '../../src/data/ingest';
-import { readSafetensors } from '../../src/io/safetensors';
+import { readSafetensors } from '../../src/codec/safetensors';
 import type { MMDiT } from '../../src/model/mmdit';
 import type { Engine } from '../../src/tensor/engine';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';

@@ -3,7 +3,7 @@
 // chunks (gAMA, iCCP, sRGB) are ignored, as most training pipelines do. Interlaced (Adam7) PNGs are rare in
 // datasets and are refused with a clear message rather than decoded wrongly. Chunk CRCs are not checked:
 // truncation and damage show up as inflate errors or short data, which are checked.
-import { concatBytes } from '../../io/concat';
+import { concatBytes } from '../../codec/concat';
 import { unzlibSync } from 'fflate';
 import { ImageDecodeError, type DecodedImage } from './types';
 

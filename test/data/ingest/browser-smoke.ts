@@ -2,7 +2,7 @@
 // and in a worker): the createImageBitmap/OffscreenCanvas decoder that Node tests cannot reach, on PNG, a
 // truncated PNG, and WebP/JPEG that Chromium itself encodes.
 import { createBrowserImageDecoder, createJsImageDecoder, entriesFromFiles, ingestDataset, type ImageDecoder } from '../../../src/data/ingest';
-import { encodePng } from '../../../src/io/png';
+import { encodePng } from '../../../src/codec/png';
 
 function halves(w: number, h: number): Uint8Array {
   const rgb = new Uint8Array(w * h * 3);

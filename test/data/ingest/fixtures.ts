@@ -1,10 +1,10 @@
 // Fixture builders for the ingest tests: in-memory entries, PNGs of any colour type/depth/filter (our own small
 // encoder with real deflate, independent of the decoder under test), and a JPEG from jpeg-js's encoder.
-import { concatBytes } from '../../../src/io/concat';
+import { concatBytes } from '../../../src/codec/concat';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { zlibSync } from 'fflate';
-import { encodePng } from '../../../src/io/png';
+import { encodePng } from '../../../src/codec/png';
 import type { IngestEntry } from '../../../src/data/ingest';
 
 export type FileSpec = Uint8Array | string | { error: string };

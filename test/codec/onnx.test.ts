@@ -2,7 +2,7 @@
 // give the float64 reference answer; the bytes must decode back to what was written.
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { decodeModel, encodeModel, IR_VERSION, type Graph } from '../../src/io/onnx';
+import { decodeModel, encodeModel, IR_VERSION, type Graph } from '../../src/codec/onnx';
 import { expectClose, f32, rand } from '../tensor/harness';
 
 // One thread: the wasm EP's worker pool is not needed for tiny models and keeps the test process simple.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HEADER_BYTES, SafetensorsError, readSafetensors, writeSafetensors } from '../../src/io/safetensors';
-import { f16ToF32, f32ToF16 } from '../../src/io/half';
+import { MAX_HEADER_BYTES, SafetensorsError, readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
+import { f16ToF32, f32ToF16 } from '../../src/codec/half';
 
 /** An independent minimal reader: only what the format says, no code shared with src/io. */
 function minimalRead(bytes: Uint8Array): Record<string, { dtype: string; shape: number[]; values: number[] }> {

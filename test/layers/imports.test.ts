@@ -1,0 +1,44 @@
+// Imports run one way between the layers README lists. The pure codecs (src/codec) import nothing from the
+// project, so every layer may use them; the model-aware file formats (src/io) sit above model/, encode/ and
+// train/, so none of the layers below them may import them.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '../..');
+const SRC = join(ROOT, 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return sources(p);
+    return /\.(ts|tsx)$/.test(name) ? [p] : [];
+  });
+}
+
+/** The project layers (top folder under src/) each file of `layer` imports, with the importing lines. */
+function importsOf(layer: string): Array<{ file: string; target: string; line: string }> {
+  const out: Array<{ file: string; target: string; line: string }> = [];
+  for (const file of sources(join(SRC, layer))) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]+)['"]|^\s*import\s+['"](\.[^'"]+)['"]/.exec(line);
+      const spec = m?.[1] ?? m?.[2];
+      if (!spec) continue;
+      const target = relative(SRC, resolve(dirname(file), spec)).split('/')[0];
+      if (target !== layer) out.push({ file: relative(ROOT, file), target, line: line.trim() });
+    }
+  }
+  return out;
+}
+
+describe('layering', () => {
+  it('src/codec imports nothing from the project (shaders and npm packages aside)', () => {
+    expect(importsOf('codec').filter((i) => !i.target.startsWith('..'))).toEqual([]);
+  });
+
+  it('no layer below src/io imports it', () => {
+    const below = ['codec', 'gpu', 'tensor', 'model', 'encode', 'train', 'sample', 'data', 'eval'];
+    const offending = below.flatMap((l) => importsOf(l).filter((i) => i.target === 'io'));
+    expect(offending).toEqual([]);
+  });
+});
