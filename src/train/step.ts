@@ -148,8 +148,10 @@ export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg
       const vAux = model.forward({
         x: zAux,
         timestep: e.fromArray(idx.map((i) => timestepOf(items!.sigma[i])), [idx.length], 'timestep_aux'),
-        context: rows(batch.context, samples),
-        pooled: rows(batch.pooled, samples),
+        // The batch's conditioning after caption dropout: when the draw fires, the aux forwards see the empty
+        // caption too (reference L472-475 replaces the batch's embeddings before any forward).
+        context: rows(context, samples),
+        pooled: rows(pooled, samples),
       });
       const auxSum = sum(perSampleMse(vAux, rows(items.target, idx)));
       if (opts.capture) predictions.push(vAux.detach());

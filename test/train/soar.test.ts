@@ -1,6 +1,6 @@
 // The identities of soar-spec §7, and the properties of a SOAR step: lambda = 0 is SFT exactly, the gradient of
 // a step equals the sum of its separately backpropagated items, and a step is reproducible from its seed.
-import { concatFloats } from '../../src/io/concat';
+import { concatFloats } from '../../src/codec/concat';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/model/config';
 import { MMDiT } from '../../src/model/mmdit';
@@ -166,6 +166,26 @@ describe('SOAR training step', () => {
     // And the SOAR gradient is not the SFT one: the aux items contribute.
     const sft = await runStep(e, env, { ...soar, method: 'sft' }, 33);
     expect(Math.max(...whole.grads.map((g, i) => Math.abs(g - sft.grads[i])))).toBeGreaterThan(1e-5);
+  });
+
+  it('caption dropout empties the captions of the whole step, aux forwards included (reference L472-475)', async () => {
+    const e = await getEngine();
+    const env = await setup(e, 2);
+    // The draw always fires at rate 1; the RNG stream is the same at rate 0, so only the captions differ.
+    const dropped = await runStep(e, env, { ...soar, cond_dropout_rate: 1 }, 17);
+    const [ctx0, pooled0] = [await env.uncond.context.toArray(), await env.uncond.pooled.toArray()];
+    const emptyBatch: Batch = {
+      z0: env.batch.z0,
+      context: e.keep(e.fromArray(concatFloats([ctx0, ctx0]), env.batch.context.shape, 'ctx_empty')),
+      pooled: e.keep(e.fromArray(concatFloats([pooled0, pooled0]), env.batch.pooled.shape, 'pooled_empty')),
+    };
+    const empty = await runStep(e, { ...env, batch: emptyBatch }, { ...soar, cond_dropout_rate: 0 }, 17);
+    expect(dropped.nAux).toBe(2 * 3);
+    expect(dropped.loss).toBe(empty.loss);
+    expectClose(dropped.grads, empty.grads, { atol: 0, rtol: 0 }, 'dropped step vs the same step on empty captions');
+    // And dropout does change the step: the captioned batch gives another loss.
+    const kept = await runStep(e, env, { ...soar, cond_dropout_rate: 0 }, 17);
+    expect(kept.loss).not.toBe(dropped.loss);
   });
 
   it('is reproducible from the seed, and extra stochastic paths add K items per non-boundary sample', async () => {
