@@ -12,8 +12,8 @@ import { textEncoderConfigFor } from '../encode/config';
 import { exportTextEncoderOnnx } from '../encode/onnx-export';
 import { randomBase, saveBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
-import { gridPng } from '../io/png';
-import { linePlotPng } from '../io/plot';
+import { gridPng } from '../codec/png';
+import { linePlotPng } from '../codec/plot';
 import { PRESETS } from '../model/config';
 import { SeededRandom } from '../model/random';
 import type { Engine } from '../tensor/engine';
@@ -23,6 +23,7 @@ import type { Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { evaluateModel, type EvalResult } from './evaluate';
 import { fmtTime, ProgressBar } from './progress';
+import { describeAdapter } from '../gpu/device';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
 export const PRETRAIN_DEFAULTS = {
@@ -72,6 +73,9 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   if (!preset) throw new Error(`--preset ${JSON.stringify(presetName)}: one of ${Object.keys(PRESETS).join(', ')}`);
   const steps = args.int('steps', d.steps);
   const batch = args.int('batch', d.batch);
+  // Distinct images: by default every example is new (the broad split is unlimited); fewer means epochs.
+  const images = args.int('images', steps * batch);
+  if (!(images >= batch)) throw new Error(`--images must be at least the batch (${batch}), got ${images}`);
   const seed = args.int('seed', d.seed);
   const every = args.int('checkpoint-every', d.checkpointEvery);
   const dropout = Number(args.string('caption-dropout', String(d.captionDropout)));
@@ -104,8 +108,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
 
   const base = randomBase(engine, presetName, builtinVocabulary(preset.meta.max_text_tokens), seed, { adaLNZero: true });
   const id = `${presetName}-base`;
-  // Every example once: the broad split is unlimited, so more steps means more distinct images, not epochs.
-  const data = withCaptionDropout(builtinData('broad', steps * batch, res, seed), dropout, seed);
+  const data = withCaptionDropout(builtinData('broad', images, res, seed), dropout, seed);
   const validation = builtinData('broad', 32, res, seed + 1); // another stream: never trained on
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, {
     textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale },
@@ -147,7 +150,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const result = await evaluateModel(engine, shipped, { prompts: evalPrompts, stepCounts: [evalSteps], cfgScale, driftSamples: 8 });
   writeFileSync(join(out, 'samples.png'), gridPng(result.images, { scale: 2, cols: 12 }));
   writeFileSync(join(out, 'loss.png'), linePlotPng([{ color: [40, 100, 220], points: smooth(trainer.history).map((m) => [m.step, m.loss] as const) }], { logY: true }));
-  const card = modelCard({ presetName, cfg, dropout, encoderLrScale, captionUse, seconds, resumedFrom: startStep, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, args: argLine(args) });
+  const adapter = describeAdapter(engine.gpu.summary);
+  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, captionUse, seconds, resumedFrom: startStep, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, args: argLine(args) });
   writeFileSync(join(out, 'README.md'), card);
   writeFileSync(join(out, 'eval.json'), JSON.stringify({ model: id, cfg: cfgScale, ...result, images: undefined }, null, 1));
   console.log(card);
@@ -183,6 +187,9 @@ interface CaptionUse {
 interface CardInput {
   presetName: string;
   cfg: TrainConfig;
+  images: number;
+  /** The WebGPU adapter it trained on, as Dawn names it. */
+  adapter: string;
   dropout: number;
   encoderLrScale: number;
   captionUse: CaptionUse[];
@@ -207,7 +214,7 @@ function modelCard(c: CardInput): string {
     `# ${c.presetName}-base: the studio's built-in base model`,
     '',
     `An SD3-architecture MMDiT (diffusers \`SD3Transformer2DModel\` names) and its text encoder, pretrained from scratch`,
-    'on the built-in procedural dataset with this project\'s own CLI on a software WebGPU adapter. It exists so that',
+    'on the built-in procedural dataset with this project\'s own CLI (WebGPU through Dawn, the same kernels as the studio). It exists so that',
     'SFT and SOAR can be compared in the studio within minutes and without any download; it is a small research',
     'base for flat coloured shapes on a dark background, not a general image model.',
     '',
@@ -217,7 +224,7 @@ function modelCard(c: CardInput): string {
     `npm run soar -- pretrain${c.args ? ' ' + c.args : ''}`,
     '```',
     '',
-    `Took ${fmtTime(c.seconds)}${c.resumedFrom ? ` (after resuming at step ${c.resumedFrom})` : ''} on this machine (Dawn, SwiftShader). Same seed, same numbers: the data order, the noise and the initialisation are all seeded.`,
+    `Took ${fmtTime(c.seconds)}${c.resumedFrom ? ` (after resuming at step ${c.resumedFrom})` : ''} on ${c.adapter} through Dawn (${((c.seconds * 1000) / Math.max(1, c.cfg.max_train_steps - c.resumedFrom)).toFixed(0)} ms per step). Same seed, same numbers: the data order, the noise and the initialisation are all seeded.`,
     '',
     '## Model',
     '',
@@ -230,7 +237,7 @@ function modelCard(c: CardInput): string {
     '',
     '## Training',
     '',
-    `- Data: \`builtin:broad\` (seed ${c.cfg.seed}), ${c.cfg.max_train_steps * c.cfg.train_batch_size} distinct images at ${p.meta.resolution}×${p.meta.resolution}, each seen once; captions replaced by the empty caption with probability ${c.dropout} (per image) for classifier-free guidance.`,
+    `- Data: \`builtin:broad\` (seed ${c.cfg.seed}), ${c.images} distinct images at ${p.meta.resolution}×${p.meta.resolution}, ${seenTimes(c.cfg.max_train_steps * c.cfg.train_batch_size, c.images)}; captions replaced by the empty caption with probability ${c.dropout} (per image) for classifier-free guidance.`,
     `- Flow matching (SFT, velocity = noise − data), logit-normal t, shift ${c.cfg.shift}; denoiser and text encoder trained jointly, every parameter.`,
     `- ${c.cfg.max_train_steps} steps, batch ${c.cfg.train_batch_size}, AdamW lr ${c.cfg.learning_rate} (text encoder × ${c.encoderLrScale}; ${c.cfg.lr_warmup_steps} warm-up steps, cosine to 0), betas (${c.cfg.adam_beta1}, ${c.cfg.adam_beta2}), weight decay ${c.cfg.adam_weight_decay}, gradient clipping ${c.cfg.max_grad_norm}.`,
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
@@ -251,6 +258,11 @@ function modelCard(c: CardInput): string {
     `Final-state trajectory drift from the ideal path (8 clean images): ${c.result.drift[0].final.toFixed(4)}. Samples: samples.png (prompts in the order of eval.json).`,
     '',
   ].join('\n');
+}
+
+function seenTimes(examples: number, images: number): string {
+  const times = examples / images;
+  return times <= 1 ? 'each seen once' : `each seen ${Number.isInteger(times) ? times : `~${times.toFixed(1)}`} times`;
 }
 
 function captionUseLine(use: CaptionUse[]): string {

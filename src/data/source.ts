@@ -2,7 +2,13 @@
 import type { TrainingData, TrainingExample } from '../train/trainer';
 import { builtinSample, type SplitName } from './builtin/dataset';
 
-/** A split of the built-in procedural dataset, rendered lazily and kept (a few KiB per image). */
+/**
+ * Rendered images kept per source (12 KiB each at 32×32): a post-training split (512) stays whole, while a
+ * pretraining stream of a million images, each seen once or a few times, keeps only its recent ones.
+ */
+const CACHED_EXAMPLES = 16_384;
+
+/** A split of the built-in procedural dataset, rendered lazily; the most recent renders are kept. */
 export function builtinData(split: SplitName, count: number, size: number, seed?: number): TrainingData {
   const cache = new Map<number, TrainingExample>();
   return {
@@ -13,6 +19,7 @@ export function builtinData(split: SplitName, count: number, size: number, seed?
       if (!x) {
         const s = builtinSample(split, i, { size, seed });
         x = { image: s.image, caption: s.caption };
+        if (cache.size >= CACHED_EXAMPLES) cache.delete(cache.keys().next().value as number); // oldest first
         cache.set(i, x);
       }
       return x;
