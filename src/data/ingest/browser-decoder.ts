@@ -5,6 +5,7 @@
 // imageSmoothingQuality 'high', which reads back only target-sized pixels: fast for big photos. The browser picks
 // the filter, so pixels differ slightly from the Node path. With resize: 'js' the full image is read back and
 // resized by coverResize (resize.ts), bit-for-bit the Node path's resize; use it when the two must agree.
+import { checkImageSize } from './image-header';
 import { coverCrop } from './resize';
 import { ImageDecodeError, type CoverImage, type DecodedImage, type ImageDecoder, type ImageMime, type Rgb, type Size } from './types';
 
@@ -13,6 +14,8 @@ export interface BrowserDecoderOptions {
 }
 
 async function bitmapOf(bytes: Uint8Array, mime: ImageMime): Promise<ImageBitmap> {
+  // createImageBitmap allocates the full declared size (and may take the tab down doing it): the header first.
+  checkImageSize(bytes, mime);
   // Blob wants ArrayBuffer-backed views; a copy is made only when the bytes sit in a SharedArrayBuffer.
   const part = bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
   try {

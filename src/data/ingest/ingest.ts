@@ -4,20 +4,21 @@
 //   admitOddFiles   read the odd files' bytes: a .gif that is really a PNG becomes an image
 //   detectFormat    captions | hf-metadata | reference-jsonl                                    (reads JSONL heads)
 //   planImages      pair each image with its caption                                             (reads captions)
-//   decodeAll       read, sniff, decode, check size, resize to cover + centre crop -> CHW floats
+//   decodeAll       read, sniff, size from the header, decode, check size, resize to cover + crop -> CHW floats
 //
 // Bad files never throw: each lands in the report under a reason. Only misuse throws (a bad option, an entry
-// without read(), a read() that resolves to something other than bytes, two entries with one path) and an abort.
+// without read(), a read() that resolves to something other than bytes) and an abort.
 import type { TrainingData, TrainingExample } from '../../train/trainer';
 import { normalizeCaption } from './caption';
 import { detectFormat } from './detect';
 import { admitOddFiles, safeRead, takeInventory, type FileRef, type ReadResult } from './inventory';
 import { comparePaths, extension } from './paths';
 import { planImages, type PlannedImage } from './plan';
-import { IngestReport, ReportBuilder } from './report';
+import { checkImageSize } from './image-header';
+import { IngestReport, ReportBuilder, type SkipReason } from './report';
 import { coverCrop, coverResize, rgbaToChw } from './resize';
 import { hexHead, KIND_LABEL, kindFromExtension, sniffImage, SUPPORTED_MIME } from './sniff';
-import { ImageDecodeError, type DatasetFormat, type DecodedImage, type ImageDecoder, type ImageMime, type IngestExample, type IngestInput, type IngestOptions, type Rgb, type Size } from './types';
+import { ImageDecodeError, type DatasetFormat, type ImageDecodeErrorKind, type DecodedImage, type ImageDecoder, type ImageMime, type IngestExample, type IngestInput, type IngestOptions, type Rgb, type Size } from './types';
 
 export interface IngestResult {
   format: DatasetFormat;
@@ -26,6 +27,13 @@ export interface IngestResult {
   report: IngestReport;
   resolution: Size;
 }
+
+const REASON_OF_KIND: Record<ImageDecodeErrorKind, SkipReason> = {
+  corrupt: 'corrupt-image',
+  unsupported: 'unsupported-image',
+  'too-large': 'image-too-large',
+  unavailable: 'decoder-unavailable',
+};
 
 const DEFAULT_MIN_SIZE = 8;
 const DEFAULT_CONCURRENCY = 4;
@@ -113,11 +121,14 @@ async function decodeOne(p: PlannedImage, target: Size, options: IngestOptions, 
   const background: Rgb = options.background ?? [255, 255, 255];
   let px: Pixels;
   try {
+    // The size from the header first, whatever the decoder: no decoder is handed an image it would allocate
+    // gigabytes for (image-header.ts).
+    checkImageSize(r.bytes, mime);
     px = await decodePixels(r.bytes, mime, target, options.decoder, background);
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     const kind = e instanceof ImageDecodeError ? e.kind : 'corrupt'; // createImageBitmap's DOMException included
-    report.skip(kind === 'unsupported' ? 'unsupported-image' : kind === 'unavailable' ? 'decoder-unavailable' : 'corrupt-image', p.path, e instanceof Error ? e.message : String(e));
+    report.skip(REASON_OF_KIND[kind], p.path, e instanceof Error ? e.message : String(e));
     return undefined;
   }
   const { width, height } = px;

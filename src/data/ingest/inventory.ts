@@ -44,7 +44,10 @@ export function inputEntries(input: IngestInput): { entries: readonly IngestEntr
   return { entries: listing.entries, ignored: listing.ignored ?? [] };
 }
 
-/** Sorts the files by name; reads nothing. Hidden files and files of other types are reported here. */
+/**
+ * Sorts the files by name; reads nothing. Hidden files, files of other types and second files of one path are
+ * reported here.
+ */
 export function takeInventory(input: IngestInput, report: ReportBuilder): Inventory {
   const { entries, ignored } = inputEntries(input);
   for (const p of ignored) report.skip('hidden-file', p, p.endsWith('/') ? 'hidden or system folder, not read' : 'hidden or system file, not read');
@@ -52,15 +55,23 @@ export function takeInventory(input: IngestInput, report: ReportBuilder): Invent
   const files: FileRef[] = [];
   for (const entry of entries) {
     if (!entry || typeof entry.path !== 'string' || typeof entry.read !== 'function') throw new TypeError('ingest: every entry needs a string path and a read() function');
+  }
+  // In order of the names as given, so which of two same-path files is kept never depends on the listing order.
+  for (const entry of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
     const path = normalizePath(entry.path);
     if (path === null || path === '') {
       report.skip('unsupported-type', entry.path, 'the path is empty or climbs out of the dropped folder; it was not read');
       continue;
     }
-    const key = pathKey(path);
-    if (inv.byKey.has(key)) throw new TypeError(`ingest: two entries have the path ${path}`);
     if (isHiddenPath(path)) {
       report.skip('hidden-file', path, 'hidden or system file, not read');
+      continue;
+    }
+    // `a\b.png` beside `a/b.png`, or one name in NFC and NFD (a folder copied from a Mac), are one path here.
+    const key = pathKey(path);
+    const first = inv.byKey.get(key);
+    if (first) {
+      report.skip('duplicate-path', entry.path, `"${entry.path}" and "${first.entry.path}" are the same path, ${path}; "${first.entry.path}" was used`);
       continue;
     }
     const ref = { path, entry };

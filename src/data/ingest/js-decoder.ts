@@ -5,10 +5,11 @@
 // Differences from the browser path, by design: no EXIF orientation (a phone photo stored sideways stays
 // sideways; createImageBitmap rotates it) and no colour management (ICC profiles are ignored; the browser converts
 // to sRGB). The resize is coverResize (resize.ts), the same in both when the browser decoder runs with resize: 'js'.
+import { checkImageSize, MAX_IMAGE_PIXELS } from './image-header';
 import { decodePng } from './png-decode';
 import { ImageDecodeError, type DecodedImage, type ImageDecoder, type ImageMime } from './types';
 
-type JpegDecode = (data: Uint8Array, opts: { useTArray: true; formatAsRGBA: true; tolerantDecoding: boolean; maxMemoryUsageInMB: number }) => { width: number; height: number; data: Uint8Array };
+type JpegDecode = (data: Uint8Array, opts: { useTArray: true; formatAsRGBA: true; tolerantDecoding: boolean; maxResolutionInMP: number; maxMemoryUsageInMB: number }) => { width: number; height: number; data: Uint8Array };
 
 let jpegDecode: Promise<JpegDecode> | undefined;
 
@@ -24,7 +25,10 @@ function loadJpeg(): Promise<JpegDecode> {
 }
 
 export interface JsDecoderOptions {
-  /** jpeg-js's memory cap per image (default 1024 MiB; its own default of 512 refuses some 40 MP photos). */
+  /**
+   * jpeg-js's memory cap per image (default 1024 MiB: a 50 MP 4:4:4 photo needs about 950; its own default of
+   * 512 refuses some 40 MP photos). A second guard: checkImageSize refuses oversized headers before jpeg-js runs.
+   */
   maxJpegMemoryMB?: number;
 }
 
@@ -34,13 +38,20 @@ export function createJsImageDecoder(opts: JsDecoderOptions = {}): ImageDecoder 
     async decode(bytes: Uint8Array, mime: ImageMime): Promise<DecodedImage> {
       if (mime === 'image/png') return decodePng(bytes);
       if (mime === 'image/jpeg') {
+        // jpeg-js allocates every block of the frame as soon as it reads the header: the size is checked first.
+        checkImageSize(bytes, mime);
         const decode = await loadJpeg();
+        const maxMemoryUsageInMB = opts.maxJpegMemoryMB ?? 1024;
         let img: { width: number; height: number; data: Uint8Array };
         try {
           // tolerantDecoding off: a truncated JPEG is an error here, not a half-grey image to train on.
-          img = decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: opts.maxJpegMemoryMB ?? 1024 });
+          img = decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB });
         } catch (e) {
-          throw new ImageDecodeError('corrupt', `the JPEG data is damaged or unsupported (${e instanceof Error ? e.message : String(e)})`);
+          const message = e instanceof Error ? e.message : String(e);
+          if (/maxMemoryUsageInMB|maxResolutionInMP/.test(message)) {
+            throw new ImageDecodeError('too-large', `decoding it would take more than ${maxMemoryUsageInMB} MB (a large JPEG with full-resolution colour): downscale it`);
+          }
+          throw new ImageDecodeError('corrupt', `the JPEG data is damaged or unsupported (${message})`);
         }
         if (!img.width || !img.height || img.data.length !== img.width * img.height * 4) {
           throw new ImageDecodeError('corrupt', 'the JPEG decoded to no pixels');

@@ -26,6 +26,14 @@ export function pathKey(path: string): string {
   return path.normalize('NFC');
 }
 
+/**
+ * `/img.png`, `\img.png`, `\\server\share\img.png`, `C:\img.png`, `C:img.png`: a name from somewhere else (a JSONL written on
+ * another machine), never to be read as relative to the dropped folder.
+ */
+export function isAbsolutePath(path: string): boolean {
+  return path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path);
+}
+
 export function dirname(path: string): string {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);

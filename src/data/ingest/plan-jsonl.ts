@@ -8,7 +8,7 @@
 import { pickReferenceCaption } from './caption';
 import { parseJsonl, type JsonlRow } from './jsonl';
 import { safeRead, type FileRef, type Inventory, type ReadResult } from './inventory';
-import { basename, comparePaths, dirname, extension, joinPath, normalizePath, pathKey, stemPath } from './paths';
+import { basename, comparePaths, dirname, extension, isAbsolutePath, joinPath, normalizePath, pathKey, stemPath } from './paths';
 import type { ReportBuilder } from './report';
 import type { PlannedImage } from './plan';
 
@@ -46,6 +46,10 @@ export async function planHfMetadata(inv: Inventory, metas: FileRef[], reads: Ma
       const missing = [typeof name === 'string' && name !== '' ? '' : 'file_name', typeof text === 'string' ? '' : 'text'].filter(Boolean);
       if (missing.length) {
         report.skip('jsonl-missing-field', file.path, `needs a string ${missing.map((m) => `"${m}"`).join(' and ')}; this row has: ${keysOf(value)}`, line);
+        continue;
+      }
+      if (isAbsolutePath(name as string)) {
+        report.skip('jsonl-bad-path', file.path, `file_name "${name}" is an absolute path, so it was not looked up: write it relative to the folder of this metadata.jsonl (${basename(normalizePath(name as string) || 'img.png')} for an image beside it)`, line);
         continue;
       }
       const path = normalizePath(joinPath(dir, name as string));

@@ -3,13 +3,21 @@
 // chunks (gAMA, iCCP, sRGB) are ignored, as most training pipelines do. Interlaced (Adam7) PNGs are rare in
 // datasets and are refused with a clear message rather than decoded wrongly. Chunk CRCs are not checked:
 // truncation and damage show up as inflate errors or short data, which are checked.
-import { concatBytes } from '../../codec/concat';
-import { unzlibSync } from 'fflate';
+//
+// Memory is bounded by the header: its size is checked (image-header.ts) before anything is allocated, and the
+// image data is inflated into one buffer of exactly the size the header implies, in slices, stopping when it
+// is full, so a small file cannot inflate to more (a decompression bomb). fast-png, the well-kept alternative,
+// inflates every IDAT with no cap, so this decoder stays.
+import { Unzlib } from 'fflate';
+import { sizeProblem } from './image-header';
 import { ImageDecodeError, type DecodedImage } from './types';
 
 const SIGNATURE_LENGTH = 8;
-/** Refuse before allocating: 2^28 pixels is 1 GiB of RGBA, far past any training image. */
-const MAX_PIXELS = 1 << 28;
+/**
+ * Deflate's largest expansion: a 258-byte match coded in 2 bits. Image data needing more than this many times
+ * the compressed bytes cannot be complete, so it is refused before its buffer is allocated.
+ */
+const MAX_DEFLATE_RATIO = 1032;
 
 interface Header {
   width: number;
@@ -64,13 +72,11 @@ export function decodePng(bytes: Uint8Array): DecodedImage {
   const bitsPerPixel = channels * h.depth;
   const stride = Math.ceil((h.width * bitsPerPixel) / 8);
   const expected = h.height * (stride + 1);
-  let raw: Uint8Array;
-  try {
-    raw = unzlibSync(concat(idat));
-  } catch (e) {
-    throw corrupt(`the compressed image data is damaged or truncated (${e instanceof Error ? e.message : String(e)})`);
+  const compressed = idat.reduce((n, d) => n + d.length, 0);
+  if (expected > compressed * MAX_DEFLATE_RATIO + 1024) {
+    throw corrupt(`the image data is truncated: ${compressed} compressed bytes cannot hold the ${expected} a ${h.width}×${h.height} image needs`);
   }
-  if (raw.length < expected) throw corrupt(`the image data is truncated: ${raw.length} of ${expected} bytes after decompression`);
+  const raw = inflateExactly(idat, expected);
   unfilter(raw, h.height, stride, Math.max(1, bitsPerPixel >> 3));
   return { width: h.width, height: h.height, rgba: toRgba(raw, h, stride, palette, trns) };
 }
@@ -80,15 +86,44 @@ function readHeader(d: Uint8Array): Header {
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const hd: Header = { width: v.getUint32(0), height: v.getUint32(4), depth: d[8], colorType: d[9], interlace: d[12] };
   if (hd.width === 0 || hd.height === 0) throw corrupt(`the PNG claims a size of ${hd.width}×${hd.height}`);
-  if (hd.width * hd.height > MAX_PIXELS) throw new ImageDecodeError('unsupported', `${hd.width}×${hd.height} is too large to decode (over ${MAX_PIXELS} pixels)`);
+  const tooLarge = sizeProblem(hd);
+  if (tooLarge) throw new ImageDecodeError('too-large', tooLarge);
   if (!(hd.colorType in CHANNELS)) throw corrupt(`unknown PNG colour type ${hd.colorType}`);
   if (!DEPTHS[hd.colorType].includes(hd.depth)) throw corrupt(`bit depth ${hd.depth} is not valid for PNG colour type ${hd.colorType}`);
   return hd;
 }
 
-/** One IDAT (the common case) is used as it is, without a copy. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  return parts.length === 1 ? parts[0] : concatBytes(parts);
+/**
+ * Inflates the zlib stream split over `parts` into exactly `expected` bytes. Input goes in slices small enough
+ * that one slice cannot inflate to much more than what is still missing (MAX_DEFLATE_RATIO), and inflation stops
+ * once the buffer is full: data past the image's end is ignored, as libpng does, without being inflated.
+ */
+export function inflateExactly(parts: readonly Uint8Array[], expected: number): Uint8Array {
+  const raw = new Uint8Array(expected);
+  let filled = 0;
+  const stream = new Unzlib((chunk) => {
+    const n = Math.min(chunk.length, expected - filled);
+    raw.set(n === chunk.length ? chunk : chunk.subarray(0, n), filled);
+    filled += n;
+  });
+  try {
+    let ended = false;
+    for (let p = 0; p < parts.length && filled < expected; p++) {
+      const part = parts[p];
+      for (let at = 0; at < part.length && filled < expected; ) {
+        const slice = Math.min(64 << 10, Math.max(1 << 10, Math.ceil((expected - filled) / MAX_DEFLATE_RATIO)));
+        const end = Math.min(part.length, at + slice);
+        ended = p === parts.length - 1 && end === part.length;
+        stream.push(part.subarray(at, end), ended);
+        at = end;
+      }
+    }
+    if (filled < expected && !ended) stream.push(new Uint8Array(0), true);
+  } catch (e) {
+    throw corrupt(`the compressed image data is damaged or truncated (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (filled < expected) throw corrupt(`the image data is truncated: ${filled} of ${expected} bytes after decompression`);
+  return raw;
 }
 
 /** Reverses the per-scanline filters in place; each line's filter byte stays in front of it. */

@@ -10,6 +10,7 @@ export type SkipReason =
   | 'caption-without-image'
   | 'unused-file'
   | 'unreadable-file'
+  | 'duplicate-path'
   | 'no-caption'
   | 'empty-caption'
   | 'duplicate-basename'
@@ -17,8 +18,10 @@ export type SkipReason =
   | 'jsonl-parse-error'
   | 'jsonl-missing-field'
   | 'jsonl-image-missing'
+  | 'jsonl-bad-path'
   | 'corrupt-image'
   | 'unsupported-image'
+  | 'image-too-large'
   | 'decoder-unavailable'
   | 'image-too-small';
 
@@ -31,6 +34,7 @@ export const SKIP_REASONS: Record<SkipReason, { label: string; advice: string }>
   'caption-without-image': { label: 'captions without an image', advice: 'put an image with the same name (cat.png for cat.txt) in the same folder' },
   'unused-file': { label: 'files not used by the detected format', advice: 'the dataset format was chosen from the other files; see the format line above' },
   'unreadable-file': { label: 'files that could not be read', advice: 'check the file permissions, or copy the folder to a local disk and try again' },
+  'duplicate-path': { label: 'files whose names are the same path', advice: 'rename or remove one of each pair: a\\b.png and a/b.png, or one name in two Unicode forms (NFC/NFD), are one path to the studio' },
   'no-caption': { label: 'images without a caption', advice: 'add a caption (a .txt with the same name, or a row in the JSONL)' },
   'empty-caption': { label: 'images with an empty caption', advice: 'write a caption in the caption file (it holds only whitespace)' },
   'duplicate-basename': { label: 'images sharing a name (ambiguous caption)', advice: 'rename or remove one of them, so that each caption belongs to exactly one image' },
@@ -38,8 +42,10 @@ export const SKIP_REASONS: Record<SkipReason, { label: string; advice: string }>
   'jsonl-parse-error': { label: 'JSONL lines that do not parse', advice: 'fix the JSON on these lines (one object per line)' },
   'jsonl-missing-field': { label: 'JSONL rows missing a field', advice: 'add the missing fields to these rows' },
   'jsonl-image-missing': { label: 'JSONL rows whose image is missing', advice: 'add the image files next to the JSONL, or remove the rows' },
+  'jsonl-bad-path': { label: 'JSONL rows whose file_name is an absolute path', advice: 'write file_name relative to the folder of its metadata.jsonl (cat.png, photos/cat.png)' },
   'corrupt-image': { label: 'images that could not be decoded', advice: 're-export these images (they are damaged, truncated, or not images)' },
   'unsupported-image': { label: 'images in an unsupported variant', advice: 're-save them as plain PNG or JPEG' },
+  'image-too-large': { label: 'images too large to decode', advice: 'downscale them (the size limit is in the message); training resizes them to the model resolution anyway' },
   'decoder-unavailable': { label: 'images this environment cannot decode', advice: 'load the folder in the browser, or convert these images to PNG or JPEG' },
   'image-too-small': { label: 'images too small', advice: 'use larger images' },
 };

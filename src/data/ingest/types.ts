@@ -57,7 +57,8 @@ export interface ImageDecoder {
 
 export type Rgb = readonly [number, number, number];
 
-export type ImageDecodeErrorKind = 'corrupt' | 'unsupported' | 'unavailable';
+/** 'too-large': over the studio's image size limit (image-header.ts), refused before anything is allocated. */
+export type ImageDecodeErrorKind = 'corrupt' | 'unsupported' | 'too-large' | 'unavailable';
 
 /** A decoder's way of saying why an image cannot be used; `kind` picks the report reason. */
 export class ImageDecodeError extends Error {

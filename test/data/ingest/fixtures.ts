@@ -136,12 +136,20 @@ export async function solidJpeg(w: number, h: number, c: [number, number, number
 }
 type JpegEncode = (img: { data: Uint8Array; width: number; height: number }, quality: number) => { data: Uint8Array };
 
-/** The smallest RIFF/WEBP header: enough for sniffing (the Node decoder refuses WebP before parsing it). */
-export function webpHeader(): Uint8Array {
+/**
+ * The smallest RIFF/WEBP header: enough for sniffing and for its size (a lossy VP8 frame header declaring
+ * width × height); the Node decoder refuses WebP before parsing the rest.
+ */
+export function webpHeader(width = 16, height = 16): Uint8Array {
   const b = new Uint8Array(30);
+  const v = new DataView(b.buffer);
   b.set(new TextEncoder().encode('RIFF'), 0);
-  new DataView(b.buffer).setUint32(4, 22, true);
+  v.setUint32(4, 22, true);
   b.set(new TextEncoder().encode('WEBPVP8 '), 8);
+  v.setUint32(16, 10, true);
+  b.set([0x9d, 0x01, 0x2a], 23); // the VP8 key frame start code, then 14-bit width and height
+  v.setUint16(26, width, true);
+  v.setUint16(28, height, true);
   return b;
 }
 
