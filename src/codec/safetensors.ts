@@ -2,8 +2,10 @@
 //   u64 little-endian header length N | N bytes of JSON header | tensor data
 // The header maps names to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the data start) and
 // may hold "__metadata__": {string: string}. Files are untrusted: every length, offset and shape is checked
-// before a byte of data is read, and every failure is a SafetensorsError that says what is wrong.
+// before a byte of data is read, and every failure is a SafetensorsError that says what is wrong. The header's
+// JSON may not nest deeper than the format needs nor repeat a key (JSON.parse would keep the last one silently).
 import { f16ToF32, f32ToF16, bf16ToF32 } from './half';
+import { isObject, parseJson, show } from './json';
 
 export type DType = 'F32' | 'F16' | 'BF16';
 
@@ -57,22 +59,25 @@ export function parseHeader(bytes: Uint8Array, fileBytes = bytes.byteLength): Sa
   const headerLen = Number(n);
   if (8 + headerLen > fileBytes) throw new SafetensorsError(`header length ${headerLen} runs past the end of the file (${fileBytes} bytes): the file is truncated`);
   if (8 + headerLen > bytes.byteLength) throw new SafetensorsError(`need ${8 + headerLen} bytes to read the header, got ${bytes.byteLength}`);
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
   } catch (e) {
     throw new SafetensorsError(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new SafetensorsError('header is not a JSON object');
+  const json = parseJson(text, 'header', (m) => {
+    throw new SafetensorsError(m.replace('header is not valid JSON', 'header is not valid UTF-8 JSON'));
+  });
+  if (!isObject(json)) throw new SafetensorsError('header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataBytes = fileBytes - dataStart;
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new SafetensorsError('__metadata__ must be an object of strings');
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new SafetensorsError(`__metadata__.${k} must be a string, got ${typeof v}`);
+      if (!isObject(raw)) throw new SafetensorsError('__metadata__ must be an object of strings');
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== 'string') throw new SafetensorsError(`__metadata__.${show(k).slice(1, -1)} must be a string, got ${typeof v}`);
         metadata[k] = v;
       }
       continue;
@@ -83,24 +88,24 @@ export function parseHeader(bytes: Uint8Array, fileBytes = bytes.byteLength): Sa
   const sorted = [...entries].sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].begin < sorted[i - 1].end) {
-      throw new SafetensorsError(`tensors ${sorted[i - 1].name} and ${sorted[i].name} overlap (bytes ${sorted[i].begin - dataStart} < ${sorted[i - 1].end - dataStart})`);
+      throw new SafetensorsError(`tensors ${show(sorted[i - 1].name)} and ${show(sorted[i].name)} overlap (bytes ${sorted[i].begin - dataStart} < ${sorted[i - 1].end - dataStart})`);
     }
   }
   return { entries, metadata, dataStart };
 }
 
 function parseEntry(name: string, raw: unknown, dataStart: number, dataBytes: number): HeaderEntry {
-  const where = `tensor ${JSON.stringify(name)}`;
-  if (!raw || typeof raw !== 'object') throw new SafetensorsError(`${where}: entry is not an object`);
-  const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+  const where = `tensor ${show(name)}`;
+  if (!isObject(raw)) throw new SafetensorsError(`${where}: entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string') throw new SafetensorsError(`${where}: missing dtype`);
   const width = (DTYPE_BYTES as Record<string, number>)[dtype] ?? OTHER_DTYPE_BYTES[dtype];
-  if (width === undefined) throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
+  if (width === undefined) throw new SafetensorsError(`${where}: unknown dtype ${show(dtype)}`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new SafetensorsError(`${where}: shape must be a list of non-negative integers, got ${show(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    throw new SafetensorsError(`${where}: data_offsets must be [begin, end], got ${JSON.stringify(offsets)}`);
+    throw new SafetensorsError(`${where}: data_offsets must be [begin, end], got ${show(offsets)}`);
   }
   const [begin, end] = offsets as number[];
   if (end < begin) throw new SafetensorsError(`${where}: data_offsets end ${end} is before begin ${begin}`);
@@ -108,10 +113,10 @@ function parseEntry(name: string, raw: unknown, dataStart: number, dataBytes: nu
   let count = 1;
   for (const d of shape as number[]) {
     count *= d;
-    if (count * width > dataBytes) throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} is larger than the file`);
+    if (count * width > dataBytes) throw new SafetensorsError(`${where}: shape ${show(shape)} is larger than the file`);
   }
   if (count * width !== end - begin) {
-    throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} of ${dtype} needs ${count * width} bytes but data_offsets span ${end - begin}`);
+    throw new SafetensorsError(`${where}: shape ${show(shape)} of ${dtype} needs ${count * width} bytes but data_offsets span ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin: dataStart + begin, end: dataStart + end };
 }
@@ -119,11 +124,11 @@ function parseEntry(name: string, raw: unknown, dataStart: number, dataBytes: nu
 /** Decodes one tensor's bytes to float32 (F16 and BF16 are widened). */
 export function decodeTensor(entry: HeaderEntry, bytes: Uint8Array): LoadedTensor {
   if (!(entry.dtype in DTYPE_BYTES)) {
-    throw new SafetensorsError(`tensor ${JSON.stringify(entry.name)}: dtype ${entry.dtype} is not supported (F32, F16 and BF16 are)`);
+    throw new SafetensorsError(`tensor ${show(entry.name)}: dtype ${entry.dtype} is not supported (F32, F16 and BF16 are)`);
   }
   const dtype = entry.dtype as DType;
   const raw = bytes.subarray(entry.begin, entry.end);
-  if (raw.byteLength !== entry.end - entry.begin) throw new SafetensorsError(`tensor ${JSON.stringify(entry.name)}: data is truncated`);
+  if (raw.byteLength !== entry.end - entry.begin) throw new SafetensorsError(`tensor ${show(entry.name)}: data is truncated`);
   const count = raw.byteLength / DTYPE_BYTES[dtype];
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const data = new Float32Array(count);
@@ -138,6 +143,26 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const tensors = new Map<string, LoadedTensor>();
   for (const e of header.entries) tensors.set(e.name, decodeTensor(e, bytes));
   return { tensors, metadata: header.metadata };
+}
+
+/**
+ * The first float tensor holding NaN or ±Infinity, found from the raw bytes (an all-ones exponent) without
+ * decoding or allocating: one pass over the data. Null when every value is finite.
+ */
+export function findNonFinite(bytes: Uint8Array, header: SafetensorsHeader = parseHeader(bytes)): { name: string; index: number } | null {
+  for (const e of header.entries) {
+    const width = e.dtype === 'F32' ? 4 : e.dtype === 'F16' || e.dtype === 'BF16' ? 2 : 0;
+    if (!width) continue;
+    const raw = bytes.subarray(e.begin, e.end);
+    const n = Math.floor(raw.length / width);
+    for (let i = 0; i < n; i++) {
+      const hi = raw[i * width + width - 1];
+      const lo = raw[i * width + width - 2];
+      const nonFinite = e.dtype === 'F16' ? (hi & 0x7c) === 0x7c : (hi & 0x7f) === 0x7f && (lo & 0x80) !== 0;
+      if (nonFinite) return { name: e.name, index: i };
+    }
+  }
+  return null;
 }
 
 export interface TensorToWrite {

@@ -6,6 +6,7 @@
 // position 0, so it must see the whole caption), pooled = projection of the BOS state (CLIP uses EOS), GELU with
 // the tanh approximation (the engine's fused activation) instead of quick_gelu.
 import type { ModelPreset } from '../model/config';
+import { isObject, show } from '../codec/json';
 
 export interface TextEncoderConfig {
   /** Token embedding rows: the tokenizer's vocabSize (specials + words + hash buckets). */
@@ -56,15 +57,23 @@ export function textEncoderConfigFor(preset: ModelPreset, vocabSize: number): Te
   return c;
 }
 
+const CONFIG_SIZES = ['vocab_size', 'max_position_embeddings', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'projection_dim'] as const;
+
+/** CLIP-L has 12 layers; the bound keeps a config from a file from listing millions of parameters. */
+export const MAX_TEXT_LAYERS = 1024;
+
+/** Configs also come from files (a text encoder's metadata): every field's type is checked, not assumed. */
 export function validateTextEncoderConfig(c: TextEncoderConfig): void {
   const fail = (m: string): never => {
     throw new Error(`invalid text encoder config: ${m}`);
   };
-  for (const [k, v] of Object.entries(c)) {
-    if (k === 'layer_norm_eps') {
-      if (!(typeof v === 'number' && v > 0)) fail(`layer_norm_eps must be a positive number, got ${v}`);
-    } else if (!Number.isInteger(v) || (v as number) <= 0) fail(`${k} must be a positive integer, got ${v}`);
+  if (!isObject(c)) fail(`not an object (got ${show(c)})`);
+  for (const k of CONFIG_SIZES) {
+    const v: unknown = c[k];
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(`${k} must be a positive integer, got ${show(v)}`);
   }
+  if (!(typeof c.layer_norm_eps === 'number' && c.layer_norm_eps > 0 && Number.isFinite(c.layer_norm_eps))) fail(`layer_norm_eps must be a positive number, got ${show(c.layer_norm_eps)}`);
+  if (c.num_hidden_layers > MAX_TEXT_LAYERS) fail(`num_hidden_layers ${c.num_hidden_layers} is over ${MAX_TEXT_LAYERS}`);
   if (c.max_position_embeddings < 2) fail(`max_position_embeddings ${c.max_position_embeddings} leaves no room for BOS and EOS`);
   if (c.hidden_size % c.num_attention_heads) fail(`hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
 }

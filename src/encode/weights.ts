@@ -1,7 +1,8 @@
 // Text encoder weights on the host: random initialisation, and the safetensors file that ships a trained
 // encoder together with its config and vocabulary (in the header's __metadata__), so one file is enough to
 // rebuild the tokenizer and the model identically in the browser and in Node.
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
+import { findNonFinite, readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
+import { parseJson, show, type Fail } from '../codec/json';
 import { SeededRandom, initialValues } from '../model/random';
 import { textParameterSpecs, validateTextEncoderConfig, type TextEncoderConfig } from './config';
 import { FIRST_WORD_ID, validateVocabulary, type VocabularyJson } from './tokenizer';
@@ -55,16 +56,21 @@ export function saveTextEncoder(c: TextEncoderConfig, vocab: VocabularyJson, w: 
 
 /** Reads what saveTextEncoder wrote; every part is validated (the file may come from anywhere). */
 export function loadTextEncoder(bytes: Uint8Array): { config: TextEncoderConfig; vocab: VocabularyJson; weights: HostWeights } {
+  const fail: Fail = (m) => {
+    throw new Error(`text encoder file: ${m}; the file is damaged or not a text encoder of SOAR Studio: write the base bundle again`);
+  };
   const file = readSafetensors(bytes);
   const meta = file.metadata;
-  if (meta.format !== TEXT_ENCODER_FORMAT) throw new Error(`loadTextEncoder: metadata format is ${JSON.stringify(meta.format)}, expected ${TEXT_ENCODER_FORMAT}`);
-  const config = JSON.parse(meta.config ?? 'null') as TextEncoderConfig;
+  if (meta.format !== TEXT_ENCODER_FORMAT) throw new Error(`loadTextEncoder: metadata format is ${show(meta.format)}, expected ${TEXT_ENCODER_FORMAT}`);
+  const config = parseJson(meta.config ?? 'null', 'metadata config', fail) as TextEncoderConfig;
   validateTextEncoderConfig(config);
-  const vocab = JSON.parse(meta.vocabulary ?? 'null') as VocabularyJson;
+  const vocab = parseJson(meta.vocabulary ?? 'null', 'metadata vocabulary', fail) as VocabularyJson;
   validateVocabulary(vocab);
   checkVocabularyFits(config, vocab);
   const weights: HostWeights = new Map();
   for (const [name, t] of file.tensors) weights.set(name, { shape: t.shape, data: t.data });
   checkTextWeights(config, weights);
+  const bad = findNonFinite(bytes);
+  if (bad) fail(`tensor ${show(bad.name)} has NaN or infinite values (the first at index ${bad.index})`);
   return { config, vocab, weights };
 }

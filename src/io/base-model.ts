@@ -6,6 +6,7 @@
 // The same bytes serve the browser (public/models/<id>/) and the CLI (a directory).
 import type { ModelMeta, SD3Config } from '../model/config';
 import { validateConfig } from '../model/config';
+import { JsonObject, parseJson, show, type Fail } from '../codec/json';
 
 export const BASE_MODEL_FORMAT = 'soar-studio-base/1';
 
@@ -22,17 +23,40 @@ export interface BaseModelManifest {
   notes?: string;
 }
 
+/**
+ * A bundle's file names: plain names inside its folder. Anything else (`../x`, `/etc/x`, `C:\\x`, `%2e%2e/x`,
+ * which a URL resolves like `../x`) could make the CLI read, or the studio fetch, a file outside the bundle.
+ */
+const BUNDLE_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Parses and validates model.json: every field's type, the config's invariants, and file names in the bundle. */
 export function parseManifest(text: string): BaseModelManifest {
-  let m: BaseModelManifest;
-  try {
-    m = JSON.parse(text) as BaseModelManifest;
-  } catch (e) {
-    throw new Error(`model.json is not valid JSON (${(e as Error).message})`);
+  const fail: Fail = (m) => {
+    throw new Error(`${m}: the base model bundle is damaged; write it again (npm run soar -- init-base, or pretrain)`);
+  };
+  const o = JsonObject.of(parseJson(text, 'model.json', fail), 'model.json', fail);
+  if (o.value.format !== BASE_MODEL_FORMAT) fail(`model.json has format ${show(o.value.format)}, expected ${BASE_MODEL_FORMAT}`);
+  o.str('id');
+  o.str('preset');
+  o.str('transformer_hash');
+  if (o.has('notes')) o.str('notes');
+  const meta = o.obj('meta');
+  meta.str('id');
+  meta.int('resolution', 1, 1 << 16);
+  if (!(meta.num('shift') > 0)) fail(`model.json.meta.shift must be positive, got ${meta.value.shift}`);
+  meta.int('max_text_tokens', 2, 1 << 16);
+  const files = o.obj('files');
+  for (const k of ['transformer', 'text_encoder', 'text_encoder_onnx']) {
+    if (k === 'text_encoder_onnx' && !files.has(k)) continue;
+    const name = files.str(k);
+    if (!BUNDLE_FILE.test(name) || name.includes('..')) fail(`model.json.files.${k} is ${show(name)}: a bundle names its files inside its own folder (letters, digits, '.', '_', '-')`);
   }
-  if (m.format !== BASE_MODEL_FORMAT) throw new Error(`model.json has format ${JSON.stringify(m.format)}, expected ${BASE_MODEL_FORMAT}`);
-  if (!m.config || !m.meta || !m.files?.transformer || !m.files?.text_encoder) throw new Error('model.json lacks config, meta or files');
-  validateConfig(m.config);
-  return m;
+  try {
+    validateConfig(o.value.config as SD3Config);
+  } catch (e) {
+    fail(`model.json.config: ${(e as Error).message}`);
+  }
+  return o.value as unknown as BaseModelManifest;
 }
 
 /** 64-bit FNV-1a over the bytes, as 16 hex digits (fast enough for tens of MB; identifies, does not secure). */

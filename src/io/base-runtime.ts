@@ -1,7 +1,9 @@
 // A base model on the engine: denoiser + text encoder + embedding cache, from bundle bytes or from a preset
 // with random weights (tests, and the start of pretraining). Shared by the CLI and the studio worker.
 import { EmbeddingCache } from '../encode/cache';
-import { textEncoderConfigFor } from '../encode/config';
+import { textEncoderConfigFor, type TextEncoderConfig } from '../encode/config';
+import { findNonFinite } from '../codec/safetensors';
+import { show } from '../codec/json';
 import { TextEncoderModel, engineCaptionEncoder } from '../encode/text-encoder';
 import { Tokenizer, type VocabularyJson } from '../encode/tokenizer';
 import { initTextWeights, loadTextEncoder, saveTextEncoder } from '../encode/weights';
@@ -25,16 +27,40 @@ export interface BaseFiles {
   textEncoder: Uint8Array;
 }
 
+/**
+ * Loads a bundle. Everything is parsed and checked on the host first (manifest, hash, finite weights, the text
+ * encoder against the transformer) so a damaged bundle is refused before a GPU buffer is made.
+ */
 export function loadBase(engine: Engine, files: BaseFiles): LoadedBase {
   const manifest = parseManifest(files.manifest);
   const hash = contentHash(files.transformer);
   if (manifest.transformer_hash && manifest.transformer_hash !== hash) {
     throw new Error(`${manifest.files.transformer} does not match model.json (hash ${hash}, expected ${manifest.transformer_hash}): the download is incomplete or the files are from different models`);
   }
-  const model = new MMDiT(engine, manifest.config, loadStateDict(engine, manifest.config, files.transformer).weights);
+  const bad = findNonFinite(files.transformer);
+  if (bad) throw new Error(`${manifest.files.transformer}: tensor ${show(bad.name)} has NaN or infinite values (the first at index ${bad.index}); the file is damaged: write the base bundle again`);
   const te = loadTextEncoder(files.textEncoder);
-  const textEncoder = TextEncoderModel.fromHost(engine, te.config, te.weights);
-  return finish(manifest, model, textEncoder, te.vocab);
+  checkEncoderFits(manifest, te.config);
+  const model = new MMDiT(engine, manifest.config, loadStateDict(engine, manifest.config, files.transformer).weights);
+  try {
+    const textEncoder = TextEncoderModel.fromHost(engine, te.config, te.weights);
+    return finish(manifest, model, textEncoder, te.vocab);
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+}
+
+/** The encoder must produce what the transformer reads: its context width, pooled width and token count. */
+function checkEncoderFits(m: BaseModelManifest, c: TextEncoderConfig): void {
+  const pairs: Array<[string, number, string, number]> = [
+    ['hidden_size', c.hidden_size, 'config.joint_attention_dim', m.config.joint_attention_dim],
+    ['projection_dim', c.projection_dim, 'config.pooled_projection_dim', m.config.pooled_projection_dim],
+    ['max_position_embeddings', c.max_position_embeddings, 'meta.max_text_tokens', m.meta.max_text_tokens],
+  ];
+  for (const [k, v, mk, mv] of pairs) {
+    if (v !== mv) throw new Error(`${m.files.text_encoder}: the text encoder's ${k} is ${v}, but model.json's ${mk} is ${mv}: the files are from different models`);
+  }
 }
 
 /**

@@ -2,7 +2,9 @@
 // the rest (config, step, RNG, data order, metric history) as JSON in its metadata. The browser stores the
 // Checkpoint object itself in IndexedDB; the CLI writes this file.
 import type { Checkpoint } from '../train/trainer';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
+import { readSafetensors, SafetensorsError, writeSafetensors, type SafetensorsFile, type TensorToWrite } from '../codec/safetensors';
+import { parseJson, show, type Fail } from '../codec/json';
+import { checkCheckpointTensors, readCheckpointState, readTrainConfig } from './checkpoint-check';
 
 export const CHECKPOINT_FORMAT = 'soar-studio-checkpoint/1';
 
@@ -24,33 +26,43 @@ export function checkpointToBytes(ck: Checkpoint): Uint8Array {
   return writeSafetensors(tensors, meta, 'F32');
 }
 
+/** Reads a checkpoint file; anything damaged, foreign or of the wrong type is refused naming the field. */
 export function checkpointFromBytes(bytes: Uint8Array): Checkpoint {
-  const file = readSafetensors(bytes);
-  const m = file.metadata;
-  if (m.format !== CHECKPOINT_FORMAT) throw new Error(`not a SOAR Studio checkpoint (format ${JSON.stringify(m.format)})`);
-  const tensors: Checkpoint['tensors'] = {};
-  const adamM: Float32Array[] = [];
-  const adamV: Float32Array[] = [];
-  for (const [key, t] of file.tensors) {
-    if (key.startsWith('param/')) tensors[key.slice(6)] = { shape: t.shape, data: t.data };
-    else if (key.startsWith('adam.m/')) adamM[Number(key.slice(7))] = t.data;
-    else if (key.startsWith('adam.v/')) adamV[Number(key.slice(7))] = t.data;
+  const fail: Fail = (m) => {
+    throw new Error(`checkpoint file: ${m}; the file is damaged or not a checkpoint of this version: use one SOAR Studio wrote`);
+  };
+  let file: SafetensorsFile;
+  try {
+    file = readSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof SafetensorsError) return fail(`not a safetensors file (${e.message})`);
+    throw e;
   }
-  const parse = <T>(k: string): T => {
-    try {
-      return JSON.parse(m[k]) as T;
-    } catch {
-      throw new Error(`checkpoint metadata ${k} is missing or not JSON`);
-    }
-  };
-  return {
-    config: parse('config'),
-    step: Number(m.step),
-    rng: parse('rng'),
-    order: parse('order'),
-    tensors,
-    adam: { steps: parse('adam_steps'), m: adamM, v: adamV },
-    history: parse('history'),
-    validation: parse('validation'),
-  };
+  const m = file.metadata;
+  if (m.format !== CHECKPOINT_FORMAT) throw new Error(`not a SOAR Studio checkpoint (format ${show(m.format ?? null)}, expected ${CHECKPOINT_FORMAT})`);
+  const tensors: Checkpoint['tensors'] = {};
+  const moments = { m: [] as Float32Array[], v: [] as Float32Array[] };
+  const adamKeys: string[] = [];
+  for (const [key, t] of file.tensors) {
+    const adam = /^adam\.([mv])\/(\d{1,9})$/.exec(key);
+    if (key.startsWith('param/')) tensors[key.slice(6)] = { shape: t.shape, data: t.data };
+    else if (adam) {
+      moments[adam[1] as 'm' | 'v'][Number(adam[2])] = t.data;
+      adamKeys.push(key);
+    } else fail(`unexpected tensor ${show(key)}`);
+  }
+  const json = (k: string): unknown => (m[k] === undefined ? fail(`metadata ${k} is missing`) : parseJson(m[k], `metadata ${k}`, fail));
+  if (!/^\d{1,15}$/.test(m.step ?? '')) fail(`metadata step must be a whole number, got ${show(m.step)}`);
+  const state = readCheckpointState(
+    { step: Number(m.step), rng: json('rng'), order: json('order'), adam_steps: json('adam_steps'), history: json('history'), validation: json('validation') },
+    'metadata',
+    fail,
+  );
+  const config = readTrainConfig(json('config'), 'metadata config', fail);
+  // Indices must be exactly 0..n-1 (a key such as adam.m/999999999 would otherwise make a sparse list).
+  const n = state.adamSteps.length;
+  if (adamKeys.length !== 2 * n || moments.m.length !== n || moments.v.length !== n) fail(`the Adam moments are not adam.m/0..${n - 1} and adam.v/0..${n - 1}`);
+  const adam = { steps: state.adamSteps, m: moments.m, v: moments.v };
+  checkCheckpointTensors(tensors, adam, 'the checkpoint', fail);
+  return { config, step: state.step, rng: state.rng, order: state.order, tensors, adam, history: state.history, validation: state.validation };
 }

@@ -5,7 +5,8 @@ import type { SD3Config } from '../model/config';
 import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS, loraModuleNames } from '../model/lora';
 import { parameterSpecs } from '../model/params';
 import type { Engine } from '../tensor/engine';
-import { readSafetensors, SafetensorsError, type LoadedTensor, type SafetensorsFile } from '../codec/safetensors';
+import { findNonFinite, readSafetensors, SafetensorsError, type LoadedTensor, type SafetensorsFile } from '../codec/safetensors';
+import { show } from '../codec/json';
 import { blockLinears, splitModule, stripPeftPrefix, type BaseLinear } from './lora-keys';
 import { externalAlpha, readOurMetadata, type LoraNaming, type OurMetadata } from './lora-meta';
 import { collectKohya } from './lora-kohya';
@@ -75,6 +76,9 @@ export function importLora(bytes: Uint8Array, model: BaseModelRef, engine: Engin
     if (e instanceof SafetensorsError) throw new LoraImportError(`not a safetensors file: ${e.message}`);
     throw e;
   }
+  // A NaN or Inf weight would turn every image of the model into NaN: refused, not applied.
+  const bad = findNonFinite(bytes);
+  if (bad) throw new LoraImportError(`LoRA file: tensor ${show(bad.name)} has NaN or infinite values (the first at index ${bad.index}); the file is damaged: export it again`);
   let ours: OurMetadata | null;
   try {
     ours = readOurMetadata(file.metadata);
@@ -83,7 +87,7 @@ export function importLora(bytes: Uint8Array, model: BaseModelRef, engine: Engin
   }
   const naming = classify(file.tensors);
   const c = naming === 'peft' ? collectPeft(file, ours) : collectKohya(file, model.config, ours);
-  const problems = [...baseProblems(ours, model, opts, c.warnings), ...c.problems];
+  const problems = [...baseProblems(ours, model, opts, c.warnings), ...c.problems, ...targetProblems(c.found, ours)];
   const rank = checkAgainstBase(c.found, model, problems);
   if (ours && rank && ours.rank !== rank) problems.push(`metadata lora_rank is ${ours.rank}, but the weights have rank ${rank}`);
   if (problems.length) {
@@ -180,6 +184,19 @@ function baseProblems(ours: OurMetadata | null, model: BaseModelRef, opts: LoraI
     return [];
   }
   return [`${what}: load that base model, or import with allowOtherBase to apply it to this one anyway`];
+}
+
+/** Our metadata's target_modules must cover every adapter in the file: training resumes with those targets. */
+function targetProblems(found: FoundAdapter[], ours: OurMetadata | null): string[] {
+  if (!ours) return [];
+  const outside = found.filter((f) => {
+    const s = splitModule(f.module);
+    return s && !ours.targets.includes(s.suffix);
+  });
+  if (!outside.length) return [];
+  const list = ours.targets.slice(0, 12).map((t) => show(t)).join(', ');
+  const more = outside.length > 1 ? ` (and ${outside.length - 1} more adapter(s))` : '';
+  return [`${outside[0].keyA}${more} adapts ${outside[0].module}, but the metadata's target_modules [${list}] do not include it: the file's metadata and weights disagree; export it again`];
 }
 
 /** Module existence, shapes and ranks against the base; returns the common rank (0 when there is none). */

@@ -39,7 +39,8 @@ export function collectKohya(file: SafetensorsFile, config: SD3Config, ours: Our
   const oneTrainer = oneTrainerModules(config);
   for (const [stem, g] of groups) {
     if (!g.down || !g.up) {
-      const [have, missing] = g.down ? [g.down[0], 'lora_up'] : g.up ? [g.up[0], 'lora_down'] : [g.alpha![0], 'lora_down/lora_up'];
+      // A group may hold only an alpha, or only a non-scalar one (already reported): name the stem then.
+      const [have, missing] = g.down ? [g.down[0], 'lora_up'] : g.up ? [g.up[0], 'lora_down'] : [g.alpha?.[0] ?? `${stem}.alpha`, 'lora_down/lora_up'];
       out.problems.push(`${have} has no matching ${missing} (${stem}.${missing}.weight)`);
       continue;
     }

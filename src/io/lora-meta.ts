@@ -1,6 +1,7 @@
 // `__metadata__` of our LoRA files: what we write, and what we read back from ours and from other writers.
 import type { LoraSet } from '../model/lora';
 import type { TrainConfig } from '../train/config';
+import { isObject, show } from '../codec/json';
 
 /** The format tag in `__metadata__.format`; the major version changes only with an incompatible layout. */
 export const LORA_FORMAT = 'soar-studio-lora/1';
@@ -58,7 +59,7 @@ export interface OurMetadata {
 export function readOurMetadata(meta: Record<string, string>): OurMetadata | null {
   const format = meta.format ?? '';
   if (!format.startsWith(FORMAT_FAMILY)) return null;
-  if (format !== LORA_FORMAT) throw new Error(`the file is in format ${format}; this version reads ${LORA_FORMAT}: update SOAR Studio`);
+  if (format !== LORA_FORMAT) throw new Error(`the file is in format ${show(format)}; this version reads ${LORA_FORMAT}: update SOAR Studio`);
   const rank = Number(meta.lora_rank);
   const alpha = Number(meta.lora_alpha);
   let targets: unknown;
@@ -67,9 +68,10 @@ export function readOurMetadata(meta: Record<string, string>): OurMetadata | nul
   } catch {
     targets = null;
   }
-  if (!Number.isInteger(rank) || rank < 1) throw new Error(`metadata lora_rank is ${JSON.stringify(meta.lora_rank)}, not a positive integer`);
-  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`metadata lora_alpha is ${JSON.stringify(meta.lora_alpha)}, not a positive number`);
+  if (!Number.isInteger(rank) || rank < 1) throw new Error(`metadata lora_rank is ${show(meta.lora_rank)}, not a positive integer`);
+  if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`metadata lora_alpha is ${show(meta.lora_alpha)}, not a positive number`);
   if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) throw new Error(`metadata target_modules is not a JSON list of names`);
+  if (!targets.length) throw new Error('metadata target_modules is an empty list; a LoRA of ours names the modules it adapts: export it again');
   return {
     rank,
     alpha,
@@ -88,8 +90,8 @@ export function externalAlpha(meta: Record<string, string>): number | null {
   const candidates: unknown[] = [meta.lora_alpha];
   if (meta.lora_adapter_metadata) {
     try {
-      const cfg = JSON.parse(meta.lora_adapter_metadata) as Record<string, unknown>;
-      candidates.push(cfg['transformer.lora_alpha'], cfg.lora_alpha);
+      const cfg: unknown = JSON.parse(meta.lora_adapter_metadata);
+      if (isObject(cfg)) candidates.push(cfg['transformer.lora_alpha'], cfg.lora_alpha);
     } catch {
       // Unreadable: treat as absent (the tensors may still carry .alpha).
     }

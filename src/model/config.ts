@@ -1,5 +1,6 @@
 // SD3Transformer2DModel configuration: field names exactly as diffusers' config.json, so a real SD3/SD3.5
 // config loads as is. Presets: `tiny` (tests), `studio-s` (the built-in base), `sd3.5-medium` (real weights).
+import { isObject, show } from '../codec/json';
 
 export interface SD3Config {
   sample_size: number; // latent (here: pixel) grid side the positions are laid out for
@@ -102,18 +103,45 @@ export function innerDim(c: SD3Config): number {
   return c.num_attention_heads * c.attention_head_dim;
 }
 
-/** Checks a config for the invariants the forward relies on; the message names the field. */
+const CONFIG_SIZES = [
+  'sample_size',
+  'patch_size',
+  'in_channels',
+  'out_channels',
+  'num_layers',
+  'attention_head_dim',
+  'num_attention_heads',
+  'joint_attention_dim',
+  'caption_projection_dim',
+  'pooled_projection_dim',
+  'pos_embed_max_size',
+] as const;
+
+/** SD3.5 Large has 38 blocks; the bound keeps a hostile config from listing millions of parameters. */
+export const MAX_LAYERS = 1024;
+
+/**
+ * Checks a config for the invariants the forward relies on; the message names the field. Configs come from
+ * files (model.json) too, so every field's type is checked, not assumed.
+ */
 export function validateConfig(c: SD3Config): void {
-  const inner = innerDim(c);
-  const fail = (m: string) => {
+  const fail = (m: string): never => {
     throw new Error(`invalid SD3 config: ${m}`);
   };
-  for (const [k, v] of Object.entries(c)) {
-    if (typeof v === 'number' && (!Number.isInteger(v) || v <= 0)) fail(`${k} must be a positive integer, got ${v}`);
+  if (!isObject(c)) fail(`not an object (got ${show(c)})`);
+  for (const k of CONFIG_SIZES) {
+    const v: unknown = c[k];
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) fail(`${k} must be a positive integer, got ${show(v)}`);
   }
+  if (c.num_layers > MAX_LAYERS) fail(`num_layers ${c.num_layers} is over ${MAX_LAYERS}`);
+  const dual: unknown = c.dual_attention_layers;
+  if (!Array.isArray(dual) || !dual.every((l) => Number.isSafeInteger(l))) fail(`dual_attention_layers must be a list of block indices, got ${show(dual)}`);
+  if (c.qk_norm !== 'rms_norm' && c.qk_norm !== null) fail(`qk_norm must be "rms_norm" or null, got ${show(c.qk_norm)}`);
+  const inner = innerDim(c);
   if (c.caption_projection_dim !== inner) fail(`caption_projection_dim ${c.caption_projection_dim} must equal num_attention_heads·attention_head_dim = ${inner}`);
   if (c.sample_size % c.patch_size) fail(`sample_size ${c.sample_size} is not a multiple of patch_size ${c.patch_size}`);
   if (c.sample_size / c.patch_size > c.pos_embed_max_size) fail(`pos_embed_max_size ${c.pos_embed_max_size} is smaller than the ${c.sample_size / c.patch_size}-patch grid`);
   if (inner % 4) fail(`inner dim ${inner} must be a multiple of 4 (2D sin-cos positions)`);
   for (const l of c.dual_attention_layers) if (l < 0 || l >= c.num_layers) fail(`dual_attention_layers has ${l}, outside 0..${c.num_layers - 1}`);
+  if (new Set(c.dual_attention_layers).size !== c.dual_attention_layers.length) fail('dual_attention_layers lists a block twice');
 }

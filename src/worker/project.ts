@@ -9,10 +9,12 @@
 //                       checkpoint: { step, rng, order, adam_steps, history, validation } | null }
 // Runs without a checkpoint (never stepped) carry no tensors. Importing gives the runs new ids when theirs are
 // taken; they come back paused at their checkpoint step (resume needs the same base and dataset).
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../codec/safetensors';
+import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../codec/safetensors';
+import { JsonObject, parseJson, show, type Fail } from '../codec/json';
+import { checkCheckpointTensors, readCheckpointState, readHistory, readTrainConfig, readValidation } from '../io/checkpoint-check';
 import type { Checkpoint } from '../train/trainer';
 import type { RunRecord } from './persistence';
-import type { BaseInfo } from './protocol';
+import type { BaseInfo, RunSummary } from './protocol';
 
 export const PROJECT_FORMAT = 'soar-studio-project/1';
 
@@ -50,7 +52,16 @@ export function projectToBytes(base: BaseInfo | null, runs: readonly ProjectRun[
   return writeSafetensors(tensors, { format: PROJECT_FORMAT, base: JSON.stringify(base), runs: JSON.stringify(metas) }, 'F32');
 }
 
+const STATUSES: readonly RunSummary['status'][] = ['queued', 'running', 'paused', 'done', 'stopped', 'error'];
+
+/**
+ * Reads a project file. Every run is checked here, record, config and checkpoint (a run refused at resume would
+ * already have replaced what the user had); anything wrong refuses the whole file, naming the run and field.
+ */
 export function projectFromBytes(bytes: Uint8Array): { base: BaseInfo | null; runs: ProjectRun[] } {
+  const fail: Fail = (m) => {
+    throw new Error(`the project file is damaged: ${m}. Export the project again from the studio that made it`);
+  };
   let file: ReturnType<typeof readSafetensors>;
   try {
     file = readSafetensors(bytes);
@@ -60,34 +71,62 @@ export function projectFromBytes(bytes: Uint8Array): { base: BaseInfo | null; ru
   const m = file.metadata;
   if (m.format !== PROJECT_FORMAT) {
     const hint = m.format?.startsWith('soar-studio-lora/') ? ': this is a LoRA file, import it as a LoRA' : '';
-    throw new Error(`not a SOAR Studio project file (format ${JSON.stringify(m.format ?? null)}, expected ${PROJECT_FORMAT})${hint}`);
+    throw new Error(`not a SOAR Studio project file (format ${show(m.format ?? null)}, expected ${PROJECT_FORMAT})${hint}`);
   }
-  let metas: RunMeta[];
-  let base: BaseInfo | null;
-  try {
-    metas = JSON.parse(m.runs ?? '[]') as RunMeta[];
-    base = JSON.parse(m.base ?? 'null') as BaseInfo | null;
-  } catch (e) {
-    throw new Error(`the project file's metadata is damaged (${(e as Error).message})`);
-  }
-  const runs = metas.map((meta, i): ProjectRun => {
-    const c = meta.checkpoint;
-    if (!c) return { record: meta.record, checkpoint: null };
-    const tensor = (key: string) => {
-      const t = file.tensors.get(key);
-      if (!t) throw new Error(`the project file lacks ${key}`);
-      return t;
-    };
-    const tensors: Checkpoint['tensors'] = {};
-    for (const name of Object.keys(c.tensors)) {
-      const t = tensor(`run${i}/param/${name}`);
-      tensors[name] = { shape: t.shape, data: t.data };
-    }
-    const adam = { steps: c.adam_steps, m: c.adam_steps.map((_, j) => tensor(`run${i}/adam.m/${j}`).data), v: c.adam_steps.map((_, j) => tensor(`run${i}/adam.v/${j}`).data) };
-    return {
-      record: meta.record,
-      checkpoint: { config: meta.record.config, step: c.step, rng: c.rng, order: c.order, tensors, adam, history: c.history, validation: c.validation },
-    };
-  });
+  const metas = parseJson(m.runs ?? '[]', 'metadata runs', fail);
+  if (!Array.isArray(metas)) fail(`metadata runs must be a list, got ${show(metas)}`);
+  const base = readBase(parseJson(m.base ?? 'null', 'metadata base', fail), fail);
+  const runs = (metas as unknown[]).map((raw, i) => readRun(JsonObject.of(raw, `run ${i}`, fail), i, file.tensors, fail));
   return { base, runs };
+}
+
+function readBase(v: unknown, fail: Fail): BaseInfo | null {
+  if (v === null) return null;
+  const o = JsonObject.of(v, 'base', fail);
+  o.str('id');
+  o.str('preset');
+  return o.value as unknown as BaseInfo;
+}
+
+function readRecord(o: JsonObject, fail: Fail): RunRecord {
+  o.str('id');
+  o.str('name');
+  o.oneOf('method', ['sft', 'soar']);
+  readTrainConfig(o.value.config, `${o.path}.config`, fail);
+  o.oneOf('status', STATUSES);
+  o.int('step');
+  o.int('checkpointStep');
+  readHistory(o, 'history');
+  readValidation(o, 'validation');
+  if (o.has('error')) {
+    const e = o.obj('error');
+    e.str('message');
+    e.str('advice');
+  }
+  o.num('createdAt');
+  o.str('baseId');
+  o.str('datasetKey');
+  if (o.has('group') && o.value.group !== null) o.str('group');
+  return o.value as unknown as RunRecord;
+}
+
+function readRun(meta: JsonObject, i: number, files: Map<string, LoadedTensor>, fail: Fail): ProjectRun {
+  const record = readRecord(meta.obj('record'), fail);
+  if (meta.value.checkpoint === null || !meta.has('checkpoint')) return { record, checkpoint: null };
+  const c = meta.obj('checkpoint');
+  const state = readCheckpointState(c.value, c.path, fail);
+  const tensor = (key: string) => files.get(key) ?? fail(`the file lacks tensor ${show(key)}`);
+  const tensors: Checkpoint['tensors'] = {};
+  const shapes = c.obj('tensors');
+  for (const name of Object.keys(shapes.value)) {
+    const shape = shapes.intList(name);
+    const t = tensor(`run${i}/param/${name}`);
+    if (shape.length !== t.shape.length || shape.some((d, k) => d !== t.shape[k])) fail(`${shapes.path}.${show(name)} is [${shape.join(', ')}], its tensor [${t.shape.join(', ')}]`);
+    tensors[name] = { shape: t.shape, data: t.data };
+  }
+  const steps = state.adamSteps;
+  const adam = { steps, m: steps.map((_, j) => tensor(`run${i}/adam.m/${j}`).data), v: steps.map((_, j) => tensor(`run${i}/adam.v/${j}`).data) };
+  checkCheckpointTensors(tensors, adam, c.path, fail);
+  const { step, rng, order, history, validation } = state;
+  return { record, checkpoint: { config: record.config, step, rng, order, tensors, adam, history, validation } };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_HEADER_BYTES, SafetensorsError, readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
+import { MAX_HEADER_BYTES, SafetensorsError, findNonFinite, readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
 import { f16ToF32, f32ToF16 } from '../../src/codec/half';
 
 /** An independent minimal reader: only what the format says, no code shared with src/io. */
@@ -86,7 +86,24 @@ describe('safetensors', () => {
     ['metadata not strings', () => rawFile({ __metadata__: { rank: 4 }, ...ok }, new Uint8Array(8)), /must be a string/],
     ['entry not an object', () => rawFile({ w: 5 }, new Uint8Array(8)), /not an object/],
     ['invalid UTF-8', () => { const f = rawFile('{"w":1}'); f[9] = 0xff; return f; }, /not valid UTF-8/],
+    // Was a RangeError (stack overflow) from JSON.stringify in the error message.
+    ['a shape nested 5,000 levels', () => rawFile(`{"w":{"dtype":"F32","shape":${'['.repeat(5000)}${']'.repeat(5000)},"data_offsets":[0,8]}}`, new Uint8Array(8)), /header: nested more than 64 levels deep/],
+    ['data_offsets nested 5,000 levels', () => rawFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":${'['.repeat(5000)}0${']'.repeat(5000)}}}`, new Uint8Array(8)), /nested more than 64 levels/],
+    ['a shape nested a few levels', () => rawFile({ w: { dtype: 'F32', shape: [[[2]]], data_offsets: [0, 8] } }, new Uint8Array(8)), /shape must be a list of non-negative integers, got a list of 1/],
+    ['a tensor named twice', () => rawFile('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(8)), /key "w" appears twice in one object/],
+    ['a metadata key twice', () => rawFile('{"__metadata__":{"format":"a","format":"b"}}'), /key "format" appears twice/],
   ];
+  it('finds NaN and Inf from the raw bytes in F32, F16 and BF16, and nothing in finite data', () => {
+    const finite = writeSafetensors({ a: { shape: [3], data: [0, -65504, 3.4e38] }, b: { shape: [2], data: [1e-30, -0] } });
+    expect(findNonFinite(finite)).toBeNull();
+    expect(findNonFinite(writeSafetensors({ a: { shape: [2], data: [1, 2] }, b: { shape: [3], data: [0, 1, Number.NaN] } }))).toEqual({ name: 'b', index: 2 });
+    expect(findNonFinite(writeSafetensors({ h: { shape: [2], data: [0, Number.NEGATIVE_INFINITY] } }, {}, 'F16'))).toEqual({ name: 'h', index: 1 });
+    expect(findNonFinite(writeSafetensors({ h: { shape: [1], data: [65504] } }, {}, 'F16'))).toBeNull();
+    // BF16 0x7F80 = +Inf, 0xFFC0 = NaN, 0x7F7F = the largest finite.
+    expect(findNonFinite(rawFile({ y: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, new Uint8Array([0x7f, 0x7f, 0xc0, 0xff])))).toEqual({ name: 'y', index: 1 });
+    expect(findNonFinite(rawFile({ y: { dtype: 'BF16', shape: [1], data_offsets: [0, 2] } }, new Uint8Array([0x7f, 0x7f])))).toBeNull();
+  });
+
   it.each(cases)('refuses a malformed file: %s', (_name, make, message) => {
     let err: unknown = null;
     try {

@@ -426,6 +426,68 @@ describe('LoRA import refusals', () => {
         }),
       /lora_unet_joint_blocks_5_x_block_attn_proj\.lora_down\.weight: the base has no block 5: it has 2 blocks/,
     ],
+    [
+      'a weight with NaN',
+      (f) => {
+        const t = f.tensors.get(key('0.attn.to_q', 'B'))!;
+        const data = Float32Array.from(t.data);
+        data[5] = Number.NaN;
+        f.tensors.set(key('0.attn.to_q', 'B'), { shape: t.shape, data });
+        return writeSafetensors(f.tensors, f.metadata);
+      },
+      /LoRA file: tensor "transformer\.transformer_blocks\.0\.attn\.to_q\.lora_B\.weight" has NaN or infinite values \(the first at index 5\); the file is damaged: export it again/,
+    ],
+    [
+      'a weight with Inf in F16',
+      (f) => {
+        const t = f.tensors.get(key('1.attn.to_k', 'A'))!;
+        const data = Float32Array.from(t.data);
+        data[0] = Number.POSITIVE_INFINITY;
+        f.tensors.set(key('1.attn.to_k', 'A'), { shape: t.shape, data });
+        return writeSafetensors(f.tensors, f.metadata, 'F16');
+      },
+      /tensor "transformer\.transformer_blocks\.1\.attn\.to_k\.lora_A\.weight" has NaN or infinite values \(the first at index 0\)/,
+    ],
+    ['target_modules []', (f) => writeSafetensors(f.tensors, { ...f.metadata, target_modules: '[]' }), /metadata target_modules is an empty list/],
+    [
+      'target_modules that do not cover the adapters',
+      (f) => writeSafetensors(f.tensors, { ...f.metadata, target_modules: '["attn.to_q"]' }),
+      /adapts transformer_blocks\.0\.attn\.\w+, but the metadata's target_modules \["attn\.to_q"\] do not include it: the file's metadata and weights disagree/,
+    ],
+    [
+      'a kohya alpha that is not a scalar, alone in its group',
+      () => writeSafetensors({ 'lora_unet_joint_blocks_0_x_block_attn_proj.alpha': { shape: [2], data: [1, 2] }, 'lora_unet_joint_blocks_0_x_block_attn_qkv.lora_down.weight': { shape: [2, D], data: new Float32Array(2 * D) } }),
+      /lora_unet_joint_blocks_0_x_block_attn_proj\.alpha should be a scalar, has shape \[2\]/,
+    ],
+    [
+      'a deeply nested shape in the header (stack overflow in an error message before)',
+      () => {
+        const header = `{"a.lora_A.weight":{"dtype":"F32","shape":${'['.repeat(5000)}${']'.repeat(5000)},"data_offsets":[0,0]}}`;
+        const json = new TextEncoder().encode(header);
+        const out = new Uint8Array(8 + json.length);
+        new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+        out.set(json, 8);
+        return out;
+      },
+      /not a safetensors file: header: nested more than 64 levels deep/,
+    ],
+    [
+      'a header that names a tensor twice',
+      (f) => {
+        const bytes = writeSafetensors(f.tensors, f.metadata);
+        const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+        const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+        const k = key('0.attn.to_q', 'A');
+        const entry = JSON.stringify(JSON.parse(text)[k]);
+        const json = new TextEncoder().encode(`{${JSON.stringify(k)}:${entry},${text.trimEnd().slice(1)}`);
+        const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
+        new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+        out.set(json, 8);
+        out.set(bytes.subarray(8 + n), 8 + json.length);
+        return out;
+      },
+      /not a safetensors file: header: key "transformer\.transformer_blocks\.0\.attn\.to_q\.lora_A\.weight" appears twice/,
+    ],
   ];
 
   for (const [label, make, message] of cases) {
@@ -442,6 +504,17 @@ describe('LoRA import refusals', () => {
       expect((err as Error).message).toMatch(message);
     });
   }
+
+  it('reads a diffusers lora_adapter_metadata that is JSON null as no alpha', async () => {
+    const e = await getEngine();
+    const bytes = writeSafetensors(
+      { 'transformer_blocks.0.attn.to_k.lora_A.weight': { shape: [2, D], data: new Float32Array(2 * D) }, 'transformer_blocks.0.attn.to_k.lora_B.weight': { shape: [D, 2], data: new Float32Array(2 * D) } },
+      { lora_adapter_metadata: 'null' },
+    );
+    const back = importLora(bytes, BASE, e, 'ext');
+    expect(back.set.scale).toBe(1);
+    back.set.release();
+  });
 
   it('lists the first problems and counts the rest', async () => {
     const e = await getEngine();

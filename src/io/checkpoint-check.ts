@@ -1,0 +1,93 @@
+// Validation of a training checkpoint read from a file (a checkpoint file, or a run in a project file): every
+// field a resume reads, with its type and range, and the tensors against the Adam moments. A damaged or foreign
+// file is refused when it is opened, naming the field, instead of failing later at resume (or resuming with NaN).
+import { JsonObject, show, type Fail } from '../codec/json';
+import { validateTrainConfig, type TrainConfig } from '../train/config';
+import type { Checkpoint, StepMetrics } from '../train/trainer';
+
+/** A TrainConfig from JSON: the trainer's own validation, after the one field it reads without checking. */
+export function readTrainConfig(v: unknown, path: string, fail: Fail): TrainConfig {
+  const o = JsonObject.of(v, path, fail);
+  if (o.value.train_mode === 'lora' || o.has('lora_targets')) o.strList('lora_targets'); // validateTrainConfig reads .length
+  const problems = validateTrainConfig(o.value as unknown as TrainConfig);
+  if (problems.length) {
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+    fail(`${path} is not a valid training config: ${problems.slice(0, 3).join('; ')}${more}`);
+  }
+  return o.value as unknown as TrainConfig;
+}
+
+const METRICS = ['loss', 'loss_main', 'loss_aux', 'aux_per_sample', 'grad_norm', 'lr', 'ms_per_step'] as const;
+
+export function readHistory(o: JsonObject, k: string): StepMetrics[] {
+  return o.objects(k).map((h) => {
+    h.int('step');
+    for (const m of METRICS) h.numOrNull(m);
+    h.bool('skipped');
+    return h.value as unknown as StepMetrics;
+  });
+}
+
+export function readValidation(o: JsonObject, k: string): Checkpoint['validation'] {
+  return o.objects(k).map((v) => ({ step: v.int('step'), loss: v.numOrNull('loss') as number }));
+}
+
+/** What a checkpoint holds besides its config and tensors, as JSON: { step, rng, order, adam_steps, history, validation }. */
+export interface CheckpointState {
+  step: number;
+  rng: Checkpoint['rng'];
+  order: Checkpoint['order'];
+  adamSteps: number[];
+  history: StepMetrics[];
+  validation: Checkpoint['validation'];
+}
+
+export function readCheckpointState(v: unknown, path: string, fail: Fail): CheckpointState {
+  const o = JsonObject.of(v, path, fail);
+  const rng = o.obj('rng');
+  const seed = rng.intList('seed', 0, 0xffffffff);
+  if (seed.length !== 2) fail(`${path}.rng.seed must be two 32-bit integers, got ${show(seed)}`);
+  const counter = rng.str('counter');
+  if (!/^\d{1,20}$/.test(counter)) fail(`${path}.rng.counter must be a decimal integer, got ${show(counter)}`);
+  const order = o.obj('order');
+  return {
+    step: o.int('step'),
+    rng: { seed: [seed[0], seed[1]], counter },
+    order: { epoch: order.int('epoch'), cursor: order.int('cursor') },
+    adamSteps: o.intList('adam_steps'),
+    history: readHistory(o, 'history'),
+    validation: readValidation(o, 'validation'),
+  };
+}
+
+/** The index of the first NaN or ±Infinity, or -1 (one pass, no allocation). */
+export function nonFiniteIndex(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
+/** One Adam moment pair per tensor, sizes that add up, every value finite. */
+export function checkCheckpointTensors(tensors: Checkpoint['tensors'], adam: Checkpoint['adam'], path: string, fail: Fail): void {
+  const sizes = Object.values(tensors).map((t) => t.data.length);
+  const n = sizes.length;
+  if (adam.steps.length !== n || adam.m.length !== n || adam.v.length !== n) {
+    fail(`${path} has ${n} tensors but Adam state for ${adam.steps.length} (${adam.m.length} first and ${adam.v.length} second moments)`);
+  }
+  let moments = 0;
+  for (let j = 0; j < n; j++) {
+    if (!adam.m[j] || !adam.v[j]) fail(`${path} lacks the Adam moments of parameter ${j}`);
+    if (adam.m[j].length !== adam.v[j].length) fail(`${path}: Adam moments ${j} have ${adam.m[j].length} and ${adam.v[j].length} values`);
+    moments += adam.m[j].length;
+  }
+  const values = sizes.reduce((a, b) => a + b, 0);
+  if (moments !== values) fail(`${path}: the Adam moments hold ${moments} values, the tensors ${values}`);
+  const arrays: Array<[string, Float32Array]> = [
+    ...Object.entries(tensors).map(([k, t]): [string, Float32Array] => [k, t.data]),
+    ...adam.m.map((d, j): [string, Float32Array] => [`adam.m/${j}`, d]),
+    ...adam.v.map((d, j): [string, Float32Array] => [`adam.v/${j}`, d]),
+  ];
+  for (const [name, data] of arrays) {
+    const i = nonFiniteIndex(data);
+    if (i >= 0) fail(`${path}: tensor ${show(name)} has NaN or infinite values (the first at index ${i})`);
+  }
+}
