@@ -1,7 +1,7 @@
 // `__metadata__` of our LoRA files: what we write, and what we read back from ours and from other writers.
 import type { LoraSet } from '../model/lora';
 import type { TrainConfig } from '../train/config';
-import { isObject, show } from '../codec/json';
+import { isObject, parseJson, show } from '../codec/json';
 
 /** The format tag in `__metadata__.format`; the major version changes only with an incompatible layout. */
 export const LORA_FORMAT = 'soar-studio-lora/1';
@@ -64,7 +64,7 @@ export function readOurMetadata(meta: Record<string, string>): OurMetadata | nul
   const alpha = Number(meta.lora_alpha);
   let targets: unknown;
   try {
-    targets = JSON.parse(meta.target_modules ?? 'null');
+    targets = parseJson(meta.target_modules ?? 'null', 'metadata target_modules');
   } catch {
     targets = null;
   }
@@ -90,15 +90,17 @@ export function externalAlpha(meta: Record<string, string>): number | null {
   const candidates: unknown[] = [meta.lora_alpha];
   if (meta.lora_adapter_metadata) {
     try {
-      const cfg: unknown = JSON.parse(meta.lora_adapter_metadata);
+      const cfg = parseJson(meta.lora_adapter_metadata, 'metadata lora_adapter_metadata');
       if (isObject(cfg)) candidates.push(cfg['transformer.lora_alpha'], cfg.lora_alpha);
     } catch {
       // Unreadable: treat as absent (the tensors may still carry .alpha).
     }
   }
   for (const c of candidates) {
+    // Only a number or a numeric string: Number() of a list would read [4] as 4 (and recurse through nesting).
+    if (typeof c !== 'number' && (typeof c !== 'string' || c === '')) continue;
     const v = Number(c);
-    if (c !== undefined && c !== null && c !== '' && Number.isFinite(v) && v > 0) return v;
+    if (Number.isFinite(v) && v > 0) return v;
   }
   return null;
 }
