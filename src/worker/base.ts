@@ -3,6 +3,7 @@
 // deterministic, so a run trained on it resumes exactly after a reload.
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { loadBase, randomBase, type LoadedBase } from '../io/base-runtime';
+import { parseManifest } from '../io/base-model';
 import { PRESETS } from '../model/config';
 import type { Engine } from '../tensor/engine';
 import type { BaseInfo } from './protocol';
@@ -76,14 +77,13 @@ export async function fetchShippedBase(fetchFn: Fetch, preset: string): Promise<
   if (res.status === 404 || !res.ok) return null;
   const manifest = await res.text();
   if (/^\s*</.test(manifest) || (res.headers.get('content-type') ?? '').includes('text/html')) return null;
-  type Files = { transformer?: string; text_encoder?: string; text_encoder_onnx?: string };
-  let files: Files | undefined;
+  // Every name is checked (plain file names inside the bundle's folder) before anything is fetched by it.
+  let files: ReturnType<typeof parseManifest>['files'];
   try {
-    files = (JSON.parse(manifest) as { files?: Files }).files;
+    files = parseManifest(manifest).files;
   } catch (e) {
-    throw new BaseLoadError(`${root}model.json is not valid JSON (${(e as Error).message})`, 'The shipped model files are damaged: rebuild or redeploy the studio (public/models/).');
+    throw new BaseLoadError(`${root}model.json is damaged: ${(e as Error).message}`, 'The shipped model files are damaged: rebuild or redeploy the studio (public/models/).');
   }
-  if (!files?.transformer || !files.text_encoder) throw new BaseLoadError(`${root}model.json does not name its transformer and text encoder files`, 'Regenerate the base bundle with `npm run soar -- init-base` or the pretraining script.');
   const get = async (name: string): Promise<Uint8Array> => {
     const r = await fetchFn(`${root}${name}`);
     if (!r.ok) throw new BaseLoadError(`${root}${name} could not be downloaded (HTTP ${r.status})`, 'The model files are incomplete on the server: redeploy public/models/, then reload.');

@@ -49,5 +49,11 @@ describe('studio base', () => {
     await expect(loadStudioBase(e, 'tiny', cut)).rejects.toMatchObject({ name: 'BaseLoadError', advice: expect.stringMatching(/Reload/) });
     const missing = server({ [`${root}model.json`]: files.manifest }, '404');
     await expect(loadStudioBase(e, 'tiny', missing)).rejects.toThrow(/could not be downloaded \(HTTP 404\)/);
+    // A manifest naming a path outside its folder is refused before anything is fetched by that name.
+    const manifest = JSON.parse(files.manifest) as { files: Record<string, string> };
+    manifest.files.transformer = '../../secret.bin';
+    const escaping = server({ [`${root}model.json`]: JSON.stringify(manifest) }, '404');
+    await expect(loadStudioBase(e, 'tiny', escaping)).rejects.toMatchObject({ name: 'BaseLoadError', message: expect.stringMatching(/model\.json is damaged/) });
+    expect(escaping.asked).toEqual([`${root}model.json`]);
   });
 });
