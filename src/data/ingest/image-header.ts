@@ -35,7 +35,23 @@ export function sizeProblem(size: Size): string | undefined {
   );
 }
 
-interface Header extends Size {
+/** An image's declared size, within the limits. */
+export interface CheckedSize extends Size {
+  /** JPEG: the frame's colour components (1, 3 or 4). */
+  components?: number;
+}
+
+/**
+ * The most jpeg-js may allocate for a checked JPEG header: 4 bytes a sample for its coefficient blocks, 1 for its
+ * output lines and 1 for its interleaved copy, per component, with MCU padding (sampling factors up to 4, so up to
+ * 32 px a side), the RGBA result, and 4 MiB for tables. Given to jpeg-js as its memory cap, it refuses a second, larger frame header
+ * that checkImageSize did not look at, before allocating for it.
+ */
+export function jpegDecodeBytes(size: CheckedSize): number {
+  return (size.components ?? 4) * 6 * (size.width + 32) * (size.height + 32) + 4 * size.width * size.height + (4 << 20);
+}
+
+interface Header extends CheckedSize {
   /** Fewest bytes a complete file of this size can have (JPEG with Huffman coding); 0 when unknown. */
   minBytes: number;
 }
@@ -44,7 +60,7 @@ interface Header extends Size {
  * The declared size of a PNG, JPEG or WebP, from its first bytes; refuses (ImageDecodeError) an image whose
  * header is missing or damaged, larger than MAX_IMAGE_PIXELS / MAX_IMAGE_SIDE, or too short for its size.
  */
-export function checkImageSize(bytes: Uint8Array, mime: ImageMime): Size {
+export function checkImageSize(bytes: Uint8Array, mime: ImageMime): CheckedSize {
   const h = mime === 'image/png' ? pngHeader(bytes) : mime === 'image/jpeg' ? jpegHeader(bytes) : webpHeader(bytes);
   if (h.width === 0 || h.height === 0) throw new ImageDecodeError('corrupt', `the header declares a size of ${h.width}×${h.height}`);
   const problem = sizeProblem(h);
@@ -52,7 +68,7 @@ export function checkImageSize(bytes: Uint8Array, mime: ImageMime): Size {
   if (bytes.length < h.minBytes) {
     throw new ImageDecodeError('corrupt', `the header declares ${h.width}×${h.height}, but the file has only ${bytes.length} bytes, too few for that many pixels: it is truncated or damaged`);
   }
-  return { width: h.width, height: h.height };
+  return h.components ? { width: h.width, height: h.height, components: h.components } : { width: h.width, height: h.height };
 }
 
 function u16be(b: Uint8Array, at: number): number {
@@ -99,13 +115,23 @@ function jpegHeader(b: Uint8Array): Header {
     if (marker === 0xda || marker === 0xd9) throw new ImageDecodeError('corrupt', 'the JPEG has no frame header (SOF) before its image data');
     const length = u16be(b, pos + 2);
     if (isSof(marker)) {
-      if (pos + 9 > b.length) break;
+      if (pos + 10 > b.length) break;
+      const components = b[pos + 9];
+      if (pos + 10 + 3 * components > b.length) break;
       const height = u16be(b, pos + 5);
       const width = u16be(b, pos + 7);
       if (height === 0) throw new ImageDecodeError('unsupported', 'the JPEG leaves its height to a DNL marker, which decoders do not read: re-save the image');
+      // Decoders allocate per component and per sampling factor: both are held to what JPEG files use.
+      if (components !== 1 && components !== 3 && components !== 4) {
+        throw new ImageDecodeError('unsupported', `the JPEG has ${components} colour components; only 1 (grey), 3 (colour) or 4 (CMYK) are read: re-save it as an ordinary JPEG`);
+      }
+      for (let c = 0; c < components; c++) {
+        const hv = b[pos + 11 + 3 * c];
+        if (hv >> 4 < 1 || hv >> 4 > 4 || (hv & 15) < 1 || (hv & 15) > 4) throw new ImageDecodeError('corrupt', `JPEG component ${c + 1} has sampling factors ${hv >> 4}×${hv & 15} (1 to 4 are valid)`);
+      }
       const huffman = marker <= 0xc3;
       const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
-      return { width, height, minBytes: huffman ? Math.ceil((blocks * 64) / JPEG_MAX_PIXELS_PER_BYTE) : 0 };
+      return { width, height, components, minBytes: huffman ? Math.ceil((blocks * 64) / JPEG_MAX_PIXELS_PER_BYTE) : 0 };
     }
     if (length < 2) throw new ImageDecodeError('corrupt', `a JPEG segment declares a length of ${length}`);
     pos += 2 + length;

@@ -5,7 +5,7 @@
 // Differences from the browser path, by design: no EXIF orientation (a phone photo stored sideways stays
 // sideways; createImageBitmap rotates it) and no colour management (ICC profiles are ignored; the browser converts
 // to sRGB). The resize is coverResize (resize.ts), the same in both when the browser decoder runs with resize: 'js'.
-import { checkImageSize, MAX_IMAGE_PIXELS } from './image-header';
+import { checkImageSize, jpegDecodeBytes, MAX_IMAGE_PIXELS } from './image-header';
 import { decodePng } from './png-decode';
 import { ImageDecodeError, type DecodedImage, type ImageDecoder, type ImageMime } from './types';
 
@@ -26,8 +26,9 @@ function loadJpeg(): Promise<JpegDecode> {
 
 export interface JsDecoderOptions {
   /**
-   * jpeg-js's memory cap per image (default 1024 MiB: a 50 MP 4:4:4 photo needs about 950; its own default of
-   * 512 refuses some 40 MP photos). A second guard: checkImageSize refuses oversized headers before jpeg-js runs.
+   * A ceiling on jpeg-js's memory cap per image (default 1536 MiB: a 50 MP photo with 4 full-resolution
+   * components needs about 1350; its own default of 512 refuses some 40 MP photos). Below it, the cap is what the
+   * header's size needs (jpegDecodeBytes), after checkImageSize has refused oversized headers.
    */
   maxJpegMemoryMB?: number;
 }
@@ -39,9 +40,10 @@ export function createJsImageDecoder(opts: JsDecoderOptions = {}): ImageDecoder 
       if (mime === 'image/png') return decodePng(bytes);
       if (mime === 'image/jpeg') {
         // jpeg-js allocates every block of the frame as soon as it reads the header: the size is checked first.
-        checkImageSize(bytes, mime);
+        // jpeg-js's own cap is then what that header needs, so a second, larger frame header is refused too.
+        const size = checkImageSize(bytes, mime);
         const decode = await loadJpeg();
-        const maxMemoryUsageInMB = opts.maxJpegMemoryMB ?? 1024;
+        const maxMemoryUsageInMB = Math.min(opts.maxJpegMemoryMB ?? 1536, Math.ceil(jpegDecodeBytes(size) / (1 << 20)));
         let img: { width: number; height: number; data: Uint8Array };
         try {
           // tolerantDecoding off: a truncated JPEG is an error here, not a half-grey image to train on.
@@ -49,7 +51,7 @@ export function createJsImageDecoder(opts: JsDecoderOptions = {}): ImageDecoder 
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
           if (/maxMemoryUsageInMB|maxResolutionInMP/.test(message)) {
-            throw new ImageDecodeError('too-large', `decoding it would take more than ${maxMemoryUsageInMB} MB (a large JPEG with full-resolution colour): downscale it`);
+            throw new ImageDecodeError('too-large', `decoding it would take more than the ${maxMemoryUsageInMB} MB its ${size.width}×${size.height} header allows (${message}): downscale or re-save it`);
           }
           throw new ImageDecodeError('corrupt', `the JPEG data is damaged or unsupported (${message})`);
         }

@@ -152,8 +152,13 @@ export async function planReference(inv: Inventory, refs: FileRef[], reads: Map<
   return planned;
 }
 
+/** A number, or a string of one; anything else is no number (Number() of a deeply nested array overflows the stack). */
+function numeric(x: unknown): number {
+  return typeof x === 'number' || typeof x === 'string' ? Number(x) : NaN;
+}
+
 function readBucket(v: Record<string, unknown>): { width: number; height: number } | undefined {
-  const bw = Number(v.bw);
-  const bh = Number(v.bh);
+  const bw = numeric(v.bw);
+  const bh = numeric(v.bh);
   return Number.isInteger(bw) && Number.isInteger(bh) && bw > 0 && bh > 0 ? { width: bw, height: bh } : undefined;
 }

@@ -90,3 +90,15 @@ export function zerosZlib(n: number): Uint8Array {
   out.set([b >> 8, b & 0xff, 0, 1], at);
   return out.subarray(0, at + 4);
 }
+
+/** `jpeg` with a copy of its frame header, declaring width × height, right after the first: two frames. */
+export function withSecondFrame(jpeg: Uint8Array, width: number, height: number): Uint8Array {
+  for (let i = 2; i + 4 < jpeg.length; i++) {
+    if (jpeg[i] === 0xff && jpeg[i + 1] === 0xc0) {
+      const end = i + 2 + ((jpeg[i + 2] << 8) | jpeg[i + 3]);
+      const second = withJpegSize(jpeg.subarray(i - 2, end), width, height).subarray(2); // withJpegSize skips 2 bytes
+      return concat([jpeg.subarray(0, end), second, jpeg.subarray(end)]);
+    }
+  }
+  throw new Error('no SOF0 in the JPEG');
+}

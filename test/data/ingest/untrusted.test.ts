@@ -6,7 +6,7 @@ import { createBrowserImageDecoder, createJsImageDecoder, decodePng, ImageDecode
 import { checkImageSize, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../../../src/data/ingest/image-header';
 import { inflateExactly } from '../../../src/data/ingest/png-decode';
 import { memEntries, solid, solidJpeg, webpHeader } from './fixtures';
-import { bigOneBitPng, inflationBombPng, jpegHeaderOnly, pngWithIdat, withJpegSize, zerosZlib } from './hostile';
+import { bigOneBitPng, inflationBombPng, jpegHeaderOnly, pngWithIdat, withJpegSize, withSecondFrame, zerosZlib } from './hostile';
 
 const decoder = createJsImageDecoder();
 
@@ -85,6 +85,23 @@ describe('image size from the header, before any allocation', () => {
     expect(ms).toBeLessThan(200);
     // A JPEG of the same few blocks that the bytes can hold still decodes.
     expect((await decoder.decode(jpeg, 'image/jpeg')).width).toBe(16);
+  });
+
+  it('holds jpeg-js to what the checked header needs: a second, larger frame header is refused before allocation', async () => {
+    const jpeg = await solidJpeg(16, 16, [10, 200, 30]);
+    const { error, ms } = await refusal(() => decoder.decode(withSecondFrame(jpeg, 8000, 6000), 'image/jpeg'));
+    expect(error.kind).toBe('too-large');
+    expect(error.message).toMatch(/more than the \d+ MB its 16×16 header allows/);
+    expect(ms).toBeLessThan(300); // jpeg-js allocating 8000×6000 of blocks takes seconds
+  });
+
+  it('refuses JPEG frame headers with component counts or sampling factors no JPEG uses', async () => {
+    const twoComponents = jpegHeaderOnly(64, 64);
+    twoComponents[11] = 2;
+    expect((await refusal(() => decoder.decode(twoComponents, 'image/jpeg'))).error.message).toMatch(/has 2 colour components; only 1 \(grey\), 3 \(colour\) or 4/);
+    const sampling = jpegHeaderOnly(64, 64);
+    sampling[13] = 0xf1;
+    expect((await refusal(() => decoder.decode(sampling, 'image/jpeg'))).error.message).toBe('JPEG component 1 has sampling factors 15×1 (1 to 4 are valid)');
   });
 
   it("refuses issue 16's 33 KB 1-bit PNG of 16384² (was 1.2 GB and 8 s)", async () => {
