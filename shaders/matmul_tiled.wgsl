@@ -1,4 +1,5 @@
-// matmul v2 (register-tiled). Prepend activation.wgsl + matmul_common.wgsl, which document what is computed.
+// matmul v2 (register-tiled). Prepend activation.wgsl + matmul_common.wgsl + matmul_vec4.wgsl, which document
+// what is computed and the vec4 operand loads.
 //
 // Dispatch: (ceil(N/64), ceil(M/64), gridZ); workgroup 16x16; each workgroup computes a 64x64 tile of C, each
 // thread a 4x4 block of it (rows m0 + 4·ty .. +3, columns n0 + 4·tx .. +3) in 16 registers.
@@ -29,44 +30,9 @@ const TILE: u32 = 64u;   // C tile edge (16 threads x 4)
 const KT: u32 = 16u;     // K step
 const PITCH: u32 = 17u;  // workgroup-tile row pitch in vec4 (64 floats + 4 padding)
 
-override A_VEC4: bool = false;
-override B_VEC4: bool = false;
-
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-
 // As[k·PITCH + i/4][i%4] = opA[m0 + i, k0 + k]; Bs[k·PITCH + j/4][j%4] = opB[k0 + k, n0 + j].
 var<workgroup> As: array<vec4<f32>, 272>;  // KT · PITCH
 var<workgroup> Bs: array<vec4<f32>, 272>;
-
-/** a[e .. e+3] (flat f32 index e) of a stored [rows, cols] matrix at row r, columns c .. c+3; 0 outside. */
-fn loadA4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (r >= rows) { return v; }
-  let e = base + r * cols + c;
-  if (A_VEC4) {
-    if (c < cols) { v = a[e >> 2u]; }
-  } else {
-    for (var j = 0u; j < 4u; j++) {
-      if (c + j < cols) { v[j] = a[(e + j) >> 2u][(e + j) & 3u]; }
-    }
-  }
-  return v;
-}
-
-fn loadB4(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  if (r >= rows) { return v; }
-  let e = base + r * cols + c;
-  if (B_VEC4) {
-    if (c < cols) { v = b[e >> 2u]; }
-  } else {
-    for (var j = 0u; j < 4u; j++) {
-      if (c + j < cols) { v[j] = b[(e + j) >> 2u][(e + j) & 3u]; }
-    }
-  }
-  return v;
-}
 
 /** Stages opA[m0 .. m0+63, k0 .. k0+15] into As; thread t of 256 loads one vec4. */
 fn stageA(base: u32, m0: u32, k0: u32, t: u32) {
@@ -97,13 +63,6 @@ fn stageB(base: u32, n0: u32, k0: u32, t: u32) {
     let k = t / 16u;
     let jn = (t % 16u) * 4u;
     Bs[k * PITCH + jn / 4u] = loadB4(base, k0 + k, n0 + jn, p.K, p.N);
-  }
-}
-
-fn storeRow(z: u32, m: u32, n: u32, v: vec4<f32>) {
-  if (m >= p.M) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    if (n + j < p.N) { epilogue(z, m, n + j, v[j]); }
   }
 }
 

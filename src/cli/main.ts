@@ -34,6 +34,7 @@ import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arm
 import { pretrainCommand } from './pretrain';
 import { demoCommand } from './demo';
 import { uploadEmbeddings } from '../encode/cache';
+import { tuneCliEngine } from './kernel-cache';
 
 const USAGE = `usage: npm run soar -- <command> [options]
   pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(rest);
   const engine = new Engine(new Gpu(await nodeGpu()));
   try {
+    await tuneCliEngine(engine);
     switch (command) {
       case 'demo':
         return await demoCommand(engine, args);

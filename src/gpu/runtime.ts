@@ -26,6 +26,12 @@ export interface Dispatch {
   buffers: Array<PooledBuffer | { buffer: PooledBuffer; offset: number; size: number }>;
   /** Packed into a uniform bound at @binding(n) when present (u32/i32/f32 by the typed array given). */
   uniforms?: ArrayBuffer | ArrayBufferView;
+  /**
+   * Binding numbers of `buffers` and of the uniform, when an entry point's bindings are not 0..n (a shader
+   * whose entry points share some bindings and not others binds only what each uses: layout 'auto').
+   */
+  bindings?: number[];
+  uniformBinding?: number;
   workgroups: [number, number?, number?];
   /** Shapes etc., added to the label of the dispatch for error messages. */
   detail?: string;
@@ -170,14 +176,15 @@ export class Gpu {
       const buf = pb ? pb.buffer : (b as PooledBuffer);
       if (buf.released) throw new GpuError(`${d.kernel.name}: binding ${i} (${buf.label}) was released`, 'validation');
       buf.lastBatch = this.batchId;
+      const binding = d.bindings?.[i] ?? i;
       return pb
-        ? { binding: i, resource: { buffer: buf.buffer, offset: pb.offset, size: pb.size } }
-        : { binding: i, resource: { buffer: buf.buffer, size: buf.bytes } };
+        ? { binding, resource: { buffer: buf.buffer, offset: pb.offset, size: pb.size } }
+        : { binding, resource: { buffer: buf.buffer, size: buf.bytes } };
     });
     if (d.uniforms) {
       const bytes = d.uniforms instanceof ArrayBuffer ? new Uint8Array(d.uniforms) : new Uint8Array(d.uniforms.buffer, d.uniforms.byteOffset, d.uniforms.byteLength);
       const offset = this.pushUniform(bytes);
-      entries.push({ binding: d.buffers.length, resource: { buffer: this.uniformGpu, offset, size: Math.max(16, align(bytes.byteLength, 16)) } });
+      entries.push({ binding: d.uniformBinding ?? d.buffers.length, resource: { buffer: this.uniformGpu, offset, size: Math.max(16, align(bytes.byteLength, 16)) } });
     }
     const label = d.detail ? `${d.kernel.name} ${d.detail}` : d.kernel.name;
     const [x, y = 1, z = 1] = d.workgroups;

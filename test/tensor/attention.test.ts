@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd';
 import type { Engine } from '../../src/tensor/engine';
 import { attention, attentionFlops, attentionForward } from '../../src/tensor/ops/attention';
+import { ATTENTION_VARIANTS, type AttentionVariant } from '../../src/tensor/kernels';
 import { attentionBackward as refBackward, attentionForward as refForward, type AttentionDims } from '../../src/tensor/reference/attention';
 import { FWD, GRAD, dot, expectClose, f32, finiteDiff, getEngine, rand, type Tolerance } from './harness';
 
@@ -33,9 +34,9 @@ function inputs(c: Case, seed: number, gain = 1) {
 }
 
 /** Runs attention forward + backward on the GPU and checks O, L, dQ, dK, dV against the float64 reference. */
-async function checkAgainstReference(e: Engine, c: Case, seed: number, gain = 1, tol?: { fwd: Tolerance; grad: Tolerance }) {
+async function checkAgainstReference(variant: AttentionVariant, e: Engine, c: Case, seed: number, gain = 1, tol?: { fwd: Tolerance; grad: Tolerance }) {
   const { q, k, v, w } = inputs(c, seed, gain);
-  const label = `${name(c)}${gain !== 1 ? ` ×${gain}` : ''}`;
+  const label = `${variant} ${name(c)}${gain !== 1 ? ` ×${gain}` : ''}`;
   const ref = refForward(q, k, v, c, c.scale);
   const grads = refBackward(q, k, v, w, c, c.scale);
   // Engine.scope is synchronous: GPU work inside it, reads after it, then explicit releases.
@@ -49,7 +50,7 @@ async function checkAgainstReference(e: Engine, c: Case, seed: number, gain = 1,
       f.out.release();
       return f.lse;
     });
-    const out = attention(qt, kt, vt, c.heads, { scale: c.scale });
+    const out = attention(qt, kt, vt, c.heads, { scale: c.scale, variant });
     backward(out, e.fromArray(w, out.shape, 'w'));
     return { qt, kt, vt, lse, out };
   });
@@ -63,10 +64,55 @@ async function checkAgainstReference(e: Engine, c: Case, seed: number, gain = 1,
   for (const t of Object.values(r)) t.release(); // a leaf's release frees its .grad too
 }
 
-describe('attention', () => {
-  it.each(CASES)('O, L, dQ, dK, dV match the float64 reference: %o', async (c) => {
-    await checkAgainstReference(await getEngine(), c, 100 + c.tq * 7 + c.tk + c.dh);
+for (const variant of ATTENTION_VARIANTS) {
+  describe(`attention ${variant}`, () => {
+    it.each(CASES)('O, L, dQ, dK, dV match the float64 reference: %o', async (c) => {
+      await checkAgainstReference(variant, await getEngine(), c, 100 + c.tq * 7 + c.tk + c.dh);
+    });
+
+    it('is stable for large logits (inputs ×30: no NaN, matches the reference)', async () => {
+      // Scores reach ~±900·Dh/√Dh: exp would overflow without the running max. The fp32 score error grows with
+      // the score magnitude (~1e-4 here) and P is near one-hot, so the tolerance is looser than for unit inputs.
+      const loose = { atol: 2e-3, rtol: 2e-3 };
+      await checkAgainstReference(variant, await getEngine(), { batch: 1, heads: 2, dh: 16, tq: 17, tk: 70 }, 900, 30, { fwd: loose, grad: loose });
+    });
+
+    it('computes only the gradients asked for (q alone, then k alone)', async () => {
+      const e = await getEngine();
+      const c: Case = { batch: 1, heads: 2, dh: 8, tq: 5, tk: 17 };
+      const { q, k, v, w } = inputs(c, 55);
+      const ref = refBackward(q, k, v, w, c);
+      for (const which of ['q', 'k'] as const) {
+        const leaf = e.scope(() => {
+          const qt = e.fromArray(q, [1, 5, 16], 'q');
+          const kt = e.fromArray(k, [1, 17, 16], 'k');
+          const vt = e.fromArray(v, [1, 17, 16], 'v');
+          const l = which === 'q' ? qt : kt;
+          l.requiresGrad = true;
+          backward(attention(qt, kt, vt, 2, { variant }), e.fromArray(w, [1, 5, 16], 'w'));
+          expect(vt.grad).toBe(null);
+          return l;
+        });
+        expectClose(await leaf.grad!.toArray(), which === 'q' ? ref.dq : ref.dk, GRAD, `${variant} d${which} alone`);
+        leaf.release();
+      }
+    });
+
+    it('without grad records nothing and leaks no buffer (the logsumexp is released)', async () => {
+      const e = await getEngine();
+      const before = e.gpu.pool.bytesInUse;
+      const c: Case = { batch: 1, heads: 1, dh: 4, tq: 5, tk: 17 };
+      const { q, k, v } = inputs(c, 3);
+      const out = e.scope(() => attention(e.fromArray(q, [1, 5, 4]), e.fromArray(k, [1, 17, 4]), e.fromArray(v, [1, 17, 4]), 1, { variant }));
+      expect(out.requiresGrad).toBe(false);
+      expectClose(await out.toArray(), refForward(q, k, v, c).out, FWD, `${variant} no-grad O`);
+      out.release();
+      expect(e.gpu.pool.bytesInUse).toBe(before);
+    });
   });
+}
+
+describe('attention', () => {
 
   it('reference gradients match finite differences of the reference forward', () => {
     const c: AttentionDims = { batch: 2, heads: 2, dh: 3, tq: 3, tk: 4 };
@@ -77,46 +123,6 @@ describe('attention', () => {
     expectClose(g.dq, finiteDiff((x) => loss(x, k, v), q), tol, 'reference dQ');
     expectClose(g.dk, finiteDiff((x) => loss(q, x, v), k), tol, 'reference dK');
     expectClose(g.dv, finiteDiff((x) => loss(q, k, x), v), tol, 'reference dV');
-  });
-
-  it('is stable for large logits (inputs ×30: no NaN, matches the reference)', async () => {
-    // Scores reach ~±900·Dh/√Dh: exp would overflow without the running max. The fp32 score error grows with
-    // the score magnitude (~1e-4 here) and P is near one-hot, so the tolerance is looser than for unit inputs.
-    const loose = { atol: 2e-3, rtol: 2e-3 };
-    await checkAgainstReference(await getEngine(), { batch: 1, heads: 2, dh: 16, tq: 17, tk: 70 }, 900, 30, { fwd: loose, grad: loose });
-  });
-
-  it('computes only the gradients asked for (q alone, then k alone)', async () => {
-    const e = await getEngine();
-    const c: Case = { batch: 1, heads: 2, dh: 8, tq: 5, tk: 17 };
-    const { q, k, v, w } = inputs(c, 55);
-    const ref = refBackward(q, k, v, w, c);
-    for (const which of ['q', 'k'] as const) {
-      const leaf = e.scope(() => {
-        const qt = e.fromArray(q, [1, 5, 16], 'q');
-        const kt = e.fromArray(k, [1, 17, 16], 'k');
-        const vt = e.fromArray(v, [1, 17, 16], 'v');
-        const l = which === 'q' ? qt : kt;
-        l.requiresGrad = true;
-        backward(attention(qt, kt, vt, 2), e.fromArray(w, [1, 5, 16], 'w'));
-        expect(vt.grad).toBe(null);
-        return l;
-      });
-      expectClose(await leaf.grad!.toArray(), which === 'q' ? ref.dq : ref.dk, GRAD, `d${which} alone`);
-      leaf.release();
-    }
-  });
-
-  it('without grad records nothing and leaks no buffer (the logsumexp is released)', async () => {
-    const e = await getEngine();
-    const before = e.gpu.pool.bytesInUse;
-    const c: Case = { batch: 1, heads: 1, dh: 4, tq: 5, tk: 17 };
-    const { q, k, v } = inputs(c, 3);
-    const out = e.scope(() => attention(e.fromArray(q, [1, 5, 4]), e.fromArray(k, [1, 17, 4]), e.fromArray(v, [1, 17, 4]), 1));
-    expect(out.requiresGrad).toBe(false);
-    expectClose(await out.toArray(), refForward(q, k, v, c).out, FWD, 'no-grad O');
-    out.release();
-    expect(e.gpu.pool.bytesInUse).toBe(before);
   });
 
   it('rejects mismatched shapes with errors that name the op and the shapes', async () => {

@@ -93,7 +93,7 @@ async function runCase(variant: MatmulVariant | 'auto', c: Case, seed: number): 
   expect(e.gpu.pool.bytesInUse).toBe(before);
 }
 
-for (const variant of ['naive', 'tiled'] as const) {
+for (const variant of ['naive', 'tiled', 'reg'] as const) {
   describe(`matmul ${variant} vs float64 reference (forward and gradients)`, () => {
     CASES.forEach((c, i) => it(c.name, () => runCase(variant, c, 100 * i + 1)));
   });

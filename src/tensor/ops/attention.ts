@@ -6,13 +6,29 @@
 // and context tokens along T before calling this.
 import fwdWgsl from '../../../shaders/attention_fwd.wgsl?raw';
 import bwdWgsl from '../../../shaders/attention_bwd.wgsl?raw';
+import rowsWgsl from '../../../shaders/attention_rows.wgsl?raw';
 import { record } from '../autograd';
 import { grid1d, uniforms } from '../dispatch';
 import { fmtShape, type Tensor } from '../tensor';
+import type { AttentionVariant } from '../kernels';
 
 export interface AttentionOptions {
   /** Multiplies q·k before the softmax; default 1/sqrt(Dh). */
   scale?: number;
+}
+
+// Variants ('flash' | 'rows', src/tensor/kernels.ts): 'flash' keeps FlashAttention-2 tiles in workgroup memory
+// and no Tq×Tk matrix (any length; what GPUs run fastest); 'rows' runs one thread per row with P and dS kept in
+// memory and no barrier (short sequences on software adapters); see shaders/attention_rows.wgsl.
+export type { AttentionVariant } from '../kernels';
+
+/** Largest B·H·Tq·Tk the 'rows' variant takes (P and dS: 16 MiB each); longer sequences run 'flash'. */
+export const ROWS_MAX_SCORES = 1 << 22;
+
+/** The variant a call runs: the engine's tuned choice for short sequences, 'flash' past the size limit or
+ *  when Dh is not a multiple of 4 ('rows' reads rows as vec4s). */
+export function pickAttention(preferred: AttentionVariant, batch: number, heads: number, tq: number, tk: number, dh: number): AttentionVariant {
+  return preferred === 'rows' && batch * heads * tq * tk <= ROWS_MAX_SCORES && dh % 4 === 0 ? 'rows' : 'flash';
 }
 
 /**
@@ -28,6 +44,8 @@ const WORKGROUP_BYTES = 16 * 1024;
 /** Rows owned per workgroup (forward queries, dq queries, dkdv keys): see the shader headers. */
 const OWNED_ROWS = 64;
 const LOG2E = Math.LOG2E;
+/** 'rows' variant: threads (rows) per workgroup; no shared memory, so only the dispatch granularity. */
+const ROWS_WG = 64;
 
 /** FLOPs of one call: forward 4·B·H·Tq·Tk·Dh (QKᵀ and PV); backward 2.5× that (the five products of the
  *  algorithm; the kernels execute 3.5× because dQ and dK/dV each recompute S and dP). */
@@ -62,6 +80,7 @@ function variant(dh: number) {
   return {
     fwd: { name: `attention_fwd_${tag(fwd)}`, code: header(fwd) + fwdWgsl },
     bwd: { name: `attention_bwd_${tag(bwd)}`, code: header(bwd) + bwdWgsl },
+    rows: { name: `attention_rows_${dh4}`, code: header({ DH4: dh4 }) + rowsWgsl },
   };
 }
 
@@ -176,10 +195,14 @@ export function attentionBackward(
 }
 
 /**
- * softmax(scale·Q·Kᵀ)·V per head, fused (FlashAttention-2): q [B, Tq, H·Dh], k and v [B, Tk, H·Dh] →
- * [B, Tq, H·Dh]. Records a backward that recomputes P from q, k and the saved logsumexp.
+ * softmax(scale·Q·Kᵀ)·V per head: q [B, Tq, H·Dh], k and v [B, Tk, H·Dh] → [B, Tq, H·Dh]. Runs the engine's
+ * tuned variant (`engine.kernels.attention`, or `variant` when given): 'flash' records a backward that
+ * recomputes P from q, k and the saved logsumexp; 'rows' keeps P for its backward.
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
+export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: AttentionOptions & { variant?: AttentionVariant } = {}): Tensor {
+  const d = checkShapes(q, k, v, heads);
+  const variant = pickAttention(opts.variant ?? q.engine.kernels.attention, d.batch, d.heads, d.tq, d.tk, d.dh);
+  if (variant === 'rows') return attentionRows(q, k, v, d, opts);
   const { out, lse } = attentionForward(q, k, v, heads, opts);
   const needQ = q.requiresGrad;
   const needKV = k.requiresGrad || v.requiresGrad;
@@ -191,5 +214,66 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, heads: number, opts: 
     return [r.dq, k.requiresGrad ? r.dk : null, v.requiresGrad ? r.dv : null];
   });
   lse.release(); // the tape holds its own reference when a backward will need it
+  return out;
+}
+
+/** The 'rows' variant: forward (O, P) in one dispatch; backward dQ (+ dS), then dK/dV. */
+function attentionRows(q: Tensor, k: Tensor, v: Tensor, d: Dims, opts: AttentionOptions): Tensor {
+  const e = q.engine;
+  const scale = opts.scale ?? 1 / Math.sqrt(d.dh);
+  const kern = kernels(d.dh).rows;
+  const detail = `rows q${fmtShape(q.shape)} k${fmtShape(k.shape)} heads ${d.heads}`;
+  const p = uniforms([['u32', d.tq], ['u32', d.tk], ['u32', d.heads], ['u32', d.dh], ['f32', scale]]);
+  const out = e.empty(q.shape, 'attention');
+  if (out.size === 0) return out;
+  const prob = e.empty([d.batch, d.heads, d.tq, d.tk], 'attention.P');
+  const lse = e.empty([d.batch, d.heads, d.tq], 'attention.lse');
+  e.gpu.dispatch({
+    kernel: { ...kern, entryPoint: 'fwd', constants: { WG: ROWS_WG } },
+    buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer, prob.buffer],
+    bindings: [0, 1, 2, 4, 5, 6],
+    uniforms: p,
+    uniformBinding: 3,
+    workgroups: [Math.ceil(d.tq / ROWS_WG), d.heads, d.batch],
+    detail,
+  });
+  lse.release();
+  const needQ = q.requiresGrad;
+  const needKV = k.requiresGrad || v.requiresGrad;
+  record(out, 'attention', [q, k, v], [q, k, v, out, prob], (g, [qs, ks, vs, os, ps]) => {
+    const ds = e.empty(ps.shape, 'attention.dS');
+    // dS is needed by dK even when q wants no gradient; dQ is then written to a scratch tensor.
+    const dq = e.empty(q.shape, 'attention.dq');
+    e.gpu.dispatch({
+      kernel: { ...kern, entryPoint: 'dq_rows', constants: { WG: ROWS_WG } },
+      buffers: [ks.buffer, vs.buffer, ps.buffer, g.buffer, os.buffer, ds.buffer, dq.buffer],
+      bindings: [1, 2, 4, 5, 6, 7, 8],
+      uniforms: p,
+      uniformBinding: 3,
+      workgroups: [Math.ceil(d.tq / ROWS_WG), d.heads, d.batch],
+      detail,
+    });
+    let dk: Tensor | null = null;
+    let dv: Tensor | null = null;
+    if (needKV) {
+      dk = e.empty(k.shape, 'attention.dk');
+      dv = e.empty(v.shape, 'attention.dv');
+      e.gpu.dispatch({
+        kernel: { ...kern, entryPoint: 'dkdv_rows', constants: { WG: ROWS_WG } },
+        buffers: [qs.buffer, ps.buffer, g.buffer, ds.buffer, dk.buffer, dv.buffer],
+        bindings: [0, 4, 5, 7, 9, 10],
+        uniforms: p,
+        uniformBinding: 3,
+        workgroups: [Math.ceil(d.tk / ROWS_WG), d.heads, d.batch],
+        detail,
+      });
+    }
+    ds.release();
+    if (!needQ) dq.release();
+    if (dk && !k.requiresGrad) { dk.release(); dk = null; }
+    if (dv && !v.requiresGrad) { dv.release(); dv = null; }
+    return [needQ ? dq : null, dk, dv];
+  });
+  prob.release(); // the tape holds its own reference when a backward will need it
   return out;
 }

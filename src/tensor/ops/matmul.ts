@@ -20,6 +20,8 @@ import activationWgsl from '../../../shaders/activation.wgsl?raw';
 import commonWgsl from '../../../shaders/matmul_common.wgsl?raw';
 import naiveWgsl from '../../../shaders/matmul.wgsl?raw';
 import tiledWgsl from '../../../shaders/matmul_tiled.wgsl?raw';
+import regWgsl from '../../../shaders/matmul_reg.wgsl?raw';
+import vec4Wgsl from '../../../shaders/matmul_vec4.wgsl?raw';
 import gradWgsl from '../../../shaders/matmul_grad.wgsl?raw';
 import type { PooledBuffer } from '../../gpu/runtime';
 import { needsGrad, record } from '../autograd';
@@ -29,7 +31,9 @@ import { fmtShape, type Shape, type Tensor } from '../tensor';
 import type { Activation } from '../reference/activation';
 
 export type { Activation } from '../reference/activation';
-export type MatmulVariant = 'naive' | 'tiled';
+import { DEFAULT_KERNELS, matmulClass, type KernelChoices, type MatmulVariant } from '../kernels';
+
+export type { MatmulVariant } from '../kernels';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -50,7 +54,10 @@ const ACTIVATIONS: readonly Activation[] = ['none', 'gelu_tanh', 'silu'];
 const ACT_CODE: Record<Activation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 
 const NAIVE = { name: 'matmul_naive', code: activationWgsl + commonWgsl + naiveWgsl };
-const TILED = { name: 'matmul_tiled', code: activationWgsl + commonWgsl + tiledWgsl };
+const TILED = { name: 'matmul_tiled', code: activationWgsl + commonWgsl + vec4Wgsl + tiledWgsl };
+const REG = { name: 'matmul_reg', code: activationWgsl + commonWgsl + vec4Wgsl + regWgsl };
+/** v3 workgroup: 8x8 threads, 4x4 outputs each (a 32x32 tile of C). */
+const REG_WG = 8;
 const GRAD = { name: 'matmul_grad', code: activationWgsl + gradWgsl };
 const NAIVE_WG = 16; // v1 workgroup edge (16x16 threads, one output each)
 const TILE = 64; // v2 C tile edge (16x16 threads x 4x4 outputs)
@@ -90,12 +97,12 @@ export function matmulDims(aShape: Shape, bShape: Shape, transA = false, transB 
 }
 
 /**
- * v1 for tiny problems (below 32³ multiply-adds the launch dominates and a 64x64 tile would be mostly empty);
- * v2 otherwise, including skinny shapes (rank-r LoRA products, N = 1): its coalesced vec4 staging of A and B
- * beats v1's strided reads even when part of the tile idles.
+ * v1 for tiny problems (below 32³ multiply-adds the launch dominates and any tile would be mostly empty);
+ * otherwise the engine's choice for the shape class (GPU default: v2 tiled, including skinny shapes, where its
+ * coalesced vec4 staging beats v1's strided reads even when part of the tile idles).
  */
-export function pickVariant(M: number, N: number, K: number, batch = 1): MatmulVariant {
-  return M * N * Math.max(K, 1) * batch < 32 ** 3 ? 'naive' : 'tiled';
+export function pickVariant(M: number, N: number, K: number, batch = 1, kernels: KernelChoices = DEFAULT_KERNELS): MatmulVariant {
+  return M * N * Math.max(K, 1) * batch < 32 ** 3 ? 'naive' : kernels.matmul[matmulClass(M, N)];
 }
 
 export interface MatmulCost {
@@ -151,7 +158,7 @@ function gemm(e: Engine, g: GemmCall): void {
   const { M, N, K, batch } = g;
   const gridZ = g.reduce ? 1 : batch;
   if (M * N * gridZ === 0) return;
-  const variant = g.variant === 'auto' ? pickVariant(M, N, K, batch) : g.variant;
+  const variant = g.variant === 'auto' ? pickVariant(M, N, K, batch, e.kernels) : g.variant;
   const aStride = g.a.batched ? M * K : 0;
   const bStride = g.b.batched ? K * N : 0;
   const params = uniforms([
@@ -175,9 +182,10 @@ function gemm(e: Engine, g: GemmCall): void {
   };
   let kernel = NAIVE;
   let workgroups: [number, number, number] = [Math.ceil(N / NAIVE_WG), Math.ceil(M / NAIVE_WG), gridZ];
-  if (variant === 'tiled') {
-    kernel = TILED;
-    workgroups = [Math.ceil(N / TILE), Math.ceil(M / TILE), gridZ];
+  if (variant === 'tiled' || variant === 'reg') {
+    kernel = variant === 'tiled' ? TILED : REG;
+    const tile = variant === 'tiled' ? TILE : 4 * REG_WG;
+    workgroups = [Math.ceil(N / tile), Math.ceil(M / tile), gridZ];
     // vec4 loads need the stored contiguous dimension to be a multiple of 4 (then every batch offset is too).
     constants.A_VEC4 = +((g.a.trans ? M : K) % 4 === 0);
     constants.B_VEC4 = +((g.b.trans ? K : N) % 4 === 0);

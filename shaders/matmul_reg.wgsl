@@ -1,0 +1,66 @@
+// matmul v3 (register-only). Prepend activation.wgsl + matmul_common.wgsl + matmul_vec4.wgsl.
+//
+// Each thread computes a 4x4 block of C (rows 4·gid.y .. +3, columns 4·gid.x .. +3) from vec4 loads of A and B
+// straight from storage: no workgroup memory and no barrier. Why a variant without the shared tiles of v2:
+// on a software adapter (SwiftShader, WARP, llvmpipe) "global memory" is the CPU's cached RAM, so staging into
+// workgroup memory buys nothing, while every workgroupBarrier() switches all of the workgroup's invocations
+// (coroutines on the CPU) in and out. On a GPU the opposite holds and v2 wins; the autotuner measures which.
+//
+// Per 4-wide step of k the thread loads 4 vec4 of A and 4 of B and does 64 FMAs as four mat4x4·vec4 products.
+// The vec4s run along the stored contiguous dimension; the matrices they form are transposed where the layout
+// needs it, so every layout (TRANS_A, TRANS_B) keeps 128-bit loads when that dimension is a multiple of 4.
+// Dispatch: (ceil(N / (4·WG_X)), ceil(M / (4·WG_Y)), gridZ). Limits as v1 and v2: gridZ ≤ 65535.
+
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x * 4u;
+  let m = gid.y * 4u;
+  let z = gid.z;
+  // No barrier anywhere, so threads past the edge may leave at once.
+  if (m >= p.M || n >= p.N) { return; }
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var r = 0u; r < p.nRed; r++) {
+    let aBase = z * p.aBatch + r * p.aRed;
+    let bBase = z * p.bBatch + r * p.bRed;
+    for (var k = 0u; k < p.K; k += 4u) {
+      // ar: columns are rows m .. m+3 of opA over k .. k+3.
+      var ar: mat4x4<f32>;
+      if (TRANS_A) {
+        // Stored [K, M]: each load runs along m (one k each); transpose to rows.
+        ar = transpose(mat4x4<f32>(
+          loadA4(aBase, k, m, p.K, p.M), loadA4(aBase, k + 1u, m, p.K, p.M),
+          loadA4(aBase, k + 2u, m, p.K, p.M), loadA4(aBase, k + 3u, m, p.K, p.M)));
+      } else {
+        ar = mat4x4<f32>(
+          loadA4(aBase, m, k, p.M, p.K), loadA4(aBase, m + 1u, k, p.M, p.K),
+          loadA4(aBase, m + 2u, k, p.M, p.K), loadA4(aBase, m + 3u, k, p.M, p.K));
+      }
+      // bk: columns are k-rows k .. k+3 of opB over n .. n+3, so bk · (row of A over k) = that row's C update.
+      var bk: mat4x4<f32>;
+      if (TRANS_B) {
+        // Stored [N, K]: each load runs along k (one n each); transpose to k-rows.
+        bk = transpose(mat4x4<f32>(
+          loadB4(bBase, n, k, p.N, p.K), loadB4(bBase, n + 1u, k, p.N, p.K),
+          loadB4(bBase, n + 2u, k, p.N, p.K), loadB4(bBase, n + 3u, k, p.N, p.K)));
+      } else {
+        bk = mat4x4<f32>(
+          loadB4(bBase, k, n, p.K, p.N), loadB4(bBase, k + 1u, n, p.K, p.N),
+          loadB4(bBase, k + 2u, n, p.K, p.N), loadB4(bBase, k + 3u, n, p.K, p.N));
+      }
+      acc0 += bk * ar[0];
+      acc1 += bk * ar[1];
+      acc2 += bk * ar[2];
+      acc3 += bk * ar[3];
+    }
+  }
+  storeRow(z, m, n, acc0);
+  storeRow(z, m + 1u, n, acc1);
+  storeRow(z, m + 2u, n, acc2);
+  storeRow(z, m + 3u, n, acc3);
+}

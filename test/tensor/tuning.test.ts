@@ -1,0 +1,75 @@
+// The kernel autotuner: it measures every variant, refuses one whose numbers are wrong, installs the fastest
+// correct one per shape class, and caches the choice per adapter.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fileKernelCache } from '../../src/cli/kernel-cache';
+import { ATTENTION_VARIANTS, DEFAULT_KERNELS, MATMUL_VARIANTS, parseKernelChoices } from '../../src/tensor/kernels';
+import { chooseVariant, loadOrTuneKernels, tuningKey, type KernelCache } from '../../src/tensor/tuning';
+import { getEngine } from './harness';
+
+function memoryCache(): KernelCache & { data: Map<string, unknown> } {
+  const data = new Map<string, unknown>();
+  return { data, load: async (k) => data.get(k), save: async (k, v) => void data.set(k, v) };
+}
+
+describe('kernel autotuning', () => {
+  it('measures every variant of every class, installs the fastest correct one, then reuses the cache', async () => {
+    const e = await getEngine();
+    e.poisonOutputs = false;
+    const cache = memoryCache();
+    const first = await loadOrTuneKernels(e, cache);
+    expect(first.tuned).not.toBeNull();
+    const m = first.tuned!.measurements;
+    expect(m.filter((x) => x.op === 'matmul').map((x) => `${x.shapeClass} ${x.variant}`).sort()).toEqual(
+      ['general', 'skinny'].flatMap((c) => MATMUL_VARIANTS.map((v) => `${c} ${v}`)).sort(),
+    );
+    expect(m.filter((x) => x.op === 'attention').map((x) => x.variant)).toEqual([...ATTENTION_VARIANTS]);
+    for (const x of m) expect(x.ms, `${x.op} ${x.shapeClass} ${x.variant}: ${x.refused}`).toBeGreaterThan(0);
+    // The choice of each class is its fastest measured variant.
+    const fastest = (op: string, cls: string) => m.filter((x) => x.op === op && x.shapeClass === cls).sort((a, b) => a.ms! - b.ms!)[0].variant;
+    expect(first.choices.matmul.skinny).toBe(fastest('matmul', 'skinny'));
+    expect(first.choices.matmul.general).toBe(fastest('matmul', 'general'));
+    expect(first.choices.attention).toBe(fastest('attention', 'short'));
+    expect(e.kernels).toEqual(first.choices);
+
+    e.kernels = DEFAULT_KERNELS;
+    const second = await loadOrTuneKernels(e, cache);
+    expect(second.tuned).toBeNull();
+    expect(e.kernels).toEqual(first.choices);
+    expect([...cache.data.keys()]).toEqual([tuningKey(e.gpu.summary)]);
+    e.poisonOutputs = true;
+  });
+
+  it('refuses a variant whose results differ from the reference kernel', async () => {
+    const e = await getEngine();
+    const x = e.keep(e.fromArray([1, 2, 3, 4], [4], 'x'));
+    const r = await chooseVariant(e, 'matmul', 'test', ['right', 'wrong', 'also-right'] as const, (v) => ({
+      record: () => [v === 'wrong' ? e.full([4], 7) : e.clone(x)],
+    }), 1, () => {});
+    x.release();
+    expect(r.measurements.find((m) => m.variant === 'wrong')).toMatchObject({ ms: null, refused: expect.stringMatching(/relative error .* against right/) });
+    expect(['right', 'also-right']).toContain(r.best);
+  });
+
+  it('stored choices are validated: unknown variants fall back, garbage is ignored', () => {
+    expect(parseKernelChoices({ matmul: { skinny: 'reg', general: 'bogus' }, attention: 'rows' })).toEqual({ matmul: { skinny: 'reg', general: DEFAULT_KERNELS.matmul.general }, attention: 'rows' });
+    expect(parseKernelChoices('x')).toBeNull();
+    expect(parseKernelChoices({ attention: 'rows' })).toBeNull();
+  });
+
+  it('the Node cache file survives damage and keeps other adapters', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'soar-kernels-')), 'sub', 'kernels.json');
+    const cache = fileKernelCache(path);
+    expect(await cache.load('a')).toBeUndefined();
+    await cache.save('a', { x: 1 });
+    await cache.save('b', { y: 2 });
+    expect(await cache.load('a')).toEqual({ x: 1 });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ a: { x: 1 }, b: { y: 2 } });
+    writeFileSync(path, '{ not json');
+    expect(await cache.load('a')).toBeUndefined();
+    await cache.save('c', 3);
+    expect(await cache.load('c')).toBe(3);
+  });
+});
