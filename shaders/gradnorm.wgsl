@@ -77,6 +77,29 @@ fn partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
+// Dispatch 1 without barriers (variant 'serial' of the reduction choice, src/tensor/kernels.ts): one thread per
+// chunk sums its 256 vec4s in order, so a software adapter, where each workgroupBarrier() switches all 256
+// invocations of a workgroup, runs no barrier at all. Dispatch grid1d(n_chunks, 64). Same partials, summed in
+// another order (so the last bits of the norm differ from `partial`).
+@compute @workgroup_size(64)
+fn partial_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = gid.x + gid.y * nwg.x * 64u;
+  if (c >= pp.n_chunks) { return; }
+  let ch = chunks[c];
+  var s = 0.0;
+  var bad = false;
+  if (live[ch.x] != 0u) {
+    let n4 = (ch.y + 3u) / 4u;
+    for (var i = 0u; i < n4; i++) {
+      let keep = (vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(ch.y);
+      let v = select(vec4<f32>(0.0), x[c * 256u + i], keep);
+      bad = bad || any((bitcast<vec4<u32>>(v) & vec4<u32>(EXP_MASK)) == vec4<u32>(EXP_MASK));
+      s += dot(v, v);
+    }
+  }
+  partials[c] = select(bitcast<u32>(s), NAN_BITS, bad);
+}
+
 @compute @workgroup_size(256)
 fn finish(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;

@@ -58,8 +58,8 @@ fn bcast(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
 // vectors: dscale / dgate (A), dshift (B), and a norm's dweight (A) / dbias (B) with one group.
 // No float atomics: the rows of a group are cut into chunks of `chunk` rows; workgroup (column tile, part) with
 // part = g · nchunk + c writes partial sums to A[part], B[part]; `sum_chunks` adds the parts when nchunk > 1.
-// Workgroup 64 × 4: 64 adjacent column vectors (1 KiB of a row as vec4: fully coalesced) × 4 row lanes that
-// stride the chunk; the 4 lanes are added in workgroup memory. chunk = 64 rows keeps enough workgroups to fill a
+// Workgroup 64 × LANES: 64 adjacent column vectors (1 KiB of a row as vec4: fully coalesced) × 4 row lanes that
+// stride the chunk (or 1, see LANES); the 4 lanes are added in workgroup memory. chunk = 64 rows keeps enough workgroups to fill a
 // large GPU (SD3-medium, B·T = 2·4096, D = 1536: 6 × 128 = 768 workgroups) while the partials stay 1/64 of dy;
 // longer chunks when a group has more than 256 · 64 rows, so sum_chunks never loops over more than 256 parts.
 
@@ -80,10 +80,15 @@ override NORMED: bool = false;
 @group(0) @binding(4) var<storage, read_write> cs_b: array<vt>;
 @group(0) @binding(5) var<uniform> cs: Colsum;
 
-var<workgroup> cs_sa: array<vt, 256>;
-var<workgroup> cs_sb: array<vt, 256>;
+// Row lanes per column: 4 adds the lanes' sums in workgroup memory (one barrier); 1 ('serial' reduction variant,
+// src/tensor/kernels.ts) has each thread walk its chunk alone and write its sums directly: no barrier, which is
+// what a software adapter runs fastest.
+override LANES: u32 = 4u;
 
-@compute @workgroup_size(64, 4)
+var<workgroup> cs_sa: array<vt, 64 * LANES>;
+var<workgroup> cs_sb: array<vt, 64 * LANES>;
+
+@compute @workgroup_size(64, LANES)
 fn colsum(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(workgroup_id) wid: vec3u,
@@ -94,10 +99,11 @@ fn colsum(
   let g = part / cs.nchunk;
   let r0 = g * cs.group + (part - g * cs.nchunk) * cs.chunk;
   let r1 = min(r0 + cs.chunk, (g + 1u) * cs.group);
+  let live = col < cs.nv && part < cs.nparts;
   var sa = vt(0.0);
   var sb = vt(0.0);
-  if (col < cs.nv && part < cs.nparts) {
-    for (var r = r0 + lid.y; r < r1; r += 4u) {
+  if (live) {
+    for (var r = r0 + lid.y; r < r1; r += LANES) {
       let dy = cs_dy[r * cs.nv + col];
       var xh = cs_x[r * cs.nv + col];
       if (NORMED) {
@@ -108,11 +114,18 @@ fn colsum(
       sb += dy;
     }
   }
+  if (LANES == 1u) {
+    if (live) {
+      cs_a[part * cs.nv + col] = sa;
+      cs_b[part * cs.nv + col] = sb;
+    }
+    return;
+  }
   let t = lid.y * 64u + lid.x;
   cs_sa[t] = sa;
   cs_sb[t] = sb;
   workgroupBarrier();
-  if (lid.y == 0u && col < cs.nv && part < cs.nparts) {
+  if (lid.y == 0u && live) {
     let o = part * cs.nv + col;
     cs_a[o] = cs_sa[t] + cs_sa[t + 64u] + cs_sa[t + 128u] + cs_sa[t + 192u];
     cs_b[o] = cs_sb[t] + cs_sb[t + 64u] + cs_sb[t + 128u] + cs_sb[t + 192u];

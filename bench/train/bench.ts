@@ -17,7 +17,10 @@
 import { describeAdapter, type GpuContext } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { Engine } from '../../src/tensor/engine';
+import { describeKernelChoices, type KernelChoices } from '../../src/tensor/kernels';
+import { loadOrTuneKernels, type KernelCache, type TuneResult } from '../../src/tensor/tuning';
 import type { AdamW } from '../../src/tensor/ops/optim';
+import { matmul } from '../../src/tensor/ops/matmul';
 import { PRESETS, type ModelPreset } from '../../src/model/config';
 import { mmditForwardFlops, trainingPassFlops, trainStepFlops, type FlopBreakdown } from '../../src/model/flops';
 import { MMDiT } from '../../src/model/mmdit';
@@ -27,6 +30,14 @@ import { textEncoderConfigFor } from '../../src/encode/config';
 import { TextEncoderModel, engineCaptionEncoder } from '../../src/encode/text-encoder';
 import { builtinData } from '../../src/data/source';
 import { DEFAULT_TRAIN, stepCost, type Method, type TrainConfig } from '../../src/train/config';
+
+/**
+ * SFT and SOAR train a LoRA; 'pretrain' is the `pretrain` command's step: every parameter of the denoiser and
+ * of the text encoder (run inside the step, at lr × 0.1), flow matching, at the pretraining batch.
+ */
+export type BenchMethod = Method | 'pretrain';
+/** The pretrain command's batch (PRETRAIN_DEFAULTS.batch). */
+const PRETRAIN_BATCH = 16;
 import { Trainer } from '../../src/train/trainer';
 import { PassTimer } from '../lib/pass-timer';
 import { median, randomF32 } from '../lib/stats';
@@ -35,7 +46,7 @@ import { PHASES, StepProbe, type FlushCause, type Phase, type StepTally } from '
 
 export interface TrainBenchOptions {
   presets: string[];
-  methods: Method[];
+  methods: BenchMethod[];
   warmup: number;
   reps: number;
   /** Extra per-dispatch-profiled steps per case (after the timed ones). */
@@ -46,6 +57,8 @@ export interface TrainBenchOptions {
   rolloutPaths: number;
   /** Examples in the built-in dataset (several batches, so steps see different data as in training). */
   examples: number;
+  /** 'tune': the adapter's measured kernel choices (as the CLI and the studio run); 'default': the GPU-shaped ones. */
+  kernels: 'tune' | 'default';
 }
 
 export const DEFAULT_OPTIONS: TrainBenchOptions = {
@@ -59,6 +72,7 @@ export const DEFAULT_OPTIONS: TrainBenchOptions = {
   trajectoryLength: 6,
   rolloutPaths: 1,
   examples: 16,
+  kernels: 'tune',
 };
 
 export interface StepSample {
@@ -107,7 +121,7 @@ export interface CaseProfile {
 
 export interface CaseResult {
   preset: string;
-  method: Method;
+  method: BenchMethod;
   config: { batch: number; K: number; P: number; auxItems: number; loraParams: number; rank: number; resolution: number };
   /** Median of the timed steps: GPU time when timestamps exist, else wall. */
   ms: number;
@@ -151,6 +165,12 @@ export interface CaseResult {
   leakedLabels: Record<string, { count: number; bytes: number; phase: string }>;
   /** Host load averages [1, 5, 15 min] when the preset's runs started and ended (null where unknown). */
   hostLoad: { start: number[]; end: number[] } | null;
+  /**
+   * The step's GFLOP/s (analytic FLOPs / median wall ms) against the engine's own matmul on the preset's largest
+   * GEMM (same run, same adapter, same kernel choices): how much of the adapter's matmul speed a whole step
+   * keeps. Filled per preset after its steps.
+   */
+  efficiency: { stepGflops: number; matmulGflops: number; matmulShape: string; ratio: number } | null;
 }
 
 export interface RatioRow {
@@ -182,6 +202,8 @@ export interface TrainBenchReport {
   options: TrainBenchOptions;
   cases: CaseResult[];
   ratios: RatioRow[];
+  /** The kernel variants the steps ran, and the autotuner's measurements when it ran. */
+  kernels: { choices: KernelChoices; tuning: TuneResult | null };
 }
 
 export interface TrainBenchEnv {
@@ -191,9 +213,14 @@ export interface TrainBenchEnv {
   log: (line: string) => void;
   /** The host's 1/5/15-minute load averages (Node: os.loadavg), to tell a contended run from a quiet one. */
   load?: () => number[];
+  /** Where the autotuner's choices persist (null: measured every run). */
+  kernelCache?: KernelCache | null;
 }
 
-function trainConfig(o: TrainBenchOptions, method: Method, shift: number): TrainConfig {
+function trainConfig(o: TrainBenchOptions, method: BenchMethod, shift: number): TrainConfig {
+  if (method === 'pretrain') {
+    return { ...DEFAULT_TRAIN, method: 'sft', train_mode: 'full', train_batch_size: PRETRAIN_BATCH, cond_dropout_rate: 0, shift, max_train_steps: 1_000_000 };
+  }
   // Default SOAR hyper-parameters (DEFAULT_TRAIN) with K and P pinned to the brief's 6 and 1.
   return { ...DEFAULT_TRAIN, method, train_batch_size: o.batch, trajectory_length: o.trajectoryLength, num_rollout_paths: o.rolloutPaths, shift, max_train_steps: 1_000_000 };
 }
@@ -208,7 +235,39 @@ async function world(engine: Engine, presetName: string, examples: number) {
   const data = builtinData('clean', examples, preset.meta.resolution);
   await cache.stacked(Array.from({ length: data.size }, (_, i) => data.example(i).caption));
   await cache.unconditional();
-  return { preset, encoder, cache, data };
+  return { preset, encoder, tokenizer: tok, cache, data };
+}
+
+/** Images through the model in one step's largest pass (SOAR's aux batch: batch × K × P). */
+function stepImages(cfg: TrainConfig): number {
+  const soar = cfg.method === 'soar' && cfg.lambda_aux > 0 && cfg.trajectory_length > 0;
+  return cfg.train_batch_size * (soar ? cfg.trajectory_length * cfg.num_rollout_paths : 1);
+}
+
+/**
+ * The engine's matmul (the kernel its tuned choices pick) on the preset's largest GEMM: the MLP's up-projection
+ * (D → 4·D) over every image token of the largest pass. Fastest of 5 runs, each awaited.
+ */
+async function largestGemmRate(engine: Engine, preset: ModelPreset, images: number): Promise<{ gflops: number; shape: string }> {
+  const c = preset.config;
+  const D = c.num_attention_heads * c.attention_head_dim;
+  const tokens = (c.sample_size / c.patch_size) ** 2;
+  const [M, N, K] = [images * tokens, 4 * D, D];
+  const x = engine.keep(engine.fromArray(randomF32(M * K, 5), [M, K], 'bench.x'));
+  const w = engine.keep(engine.fromArray(randomF32(N * K, 6), [N, K], 'bench.w'));
+  let best = Infinity;
+  try {
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      engine.noGrad(() => matmul(x, w, { transB: true })).release();
+      await engine.gpu.sync();
+      if (i > 0) best = Math.min(best, performance.now() - t0); // the first compiles
+    }
+  } finally {
+    x.release();
+    w.release();
+  }
+  return { gflops: (2 * M * N * K) / best / 1e6, shape: `${M}x${N}x${K}` };
 }
 
 /** The base model, initialised as test/train/trainer.test.ts does (the same weights for every call). */
@@ -243,6 +302,12 @@ export async function runTrainBench(env: TrainBenchEnv, options: Partial<TrainBe
   const engine = new Engine(gpu);
   const timer = PassTimer.create(env.ctx.device);
   const profiler = o.profile ? KernelProfiler.create(env.ctx.device) : null;
+  let tuning: TuneResult | null = null;
+  if (o.kernels === 'tune') {
+    const r = await loadOrTuneKernels(engine, env.kernelCache ?? null, { log: (m) => env.log(`tune ${m.op} ${m.shapeClass} ${m.variant}: ${m.ms === null ? `refused (${m.refused})` : `${m.ms.toFixed(1)} ms`}`) });
+    tuning = r.tuned;
+  }
+  env.log(`kernels: ${describeKernelChoices(engine.kernels)}${o.kernels === 'default' ? ' (defaults)' : tuning ? ` (measured in ${(tuning.ms / 1000).toFixed(1)} s)` : ' (cached)'}`);
   const probe = new StepProbe(engine);
   const cases: CaseResult[] = [];
   try {
@@ -255,7 +320,8 @@ export async function runTrainBench(env: TrainBenchEnv, options: Partial<TrainBe
         for (const method of o.methods) {
           const model = initModel(engine, w.preset);
           const cfg = trainConfig(o, method, w.preset.meta.shift);
-          const trainer = await Trainer.create(engine, model, w.cache, w.data, cfg);
+          const textEncoder = method === 'pretrain' ? { model: w.encoder, tokenizer: w.tokenizer, lrScale: 0.1 } : undefined;
+          const trainer = await Trainer.create(engine, model, w.cache, w.data, cfg, { textEncoder });
           runners.push({ method, model, trainer, cfg, samples: [], passesSeen: 0, label: `${presetName} ${method}` });
           // The trainer's optimiser is private; the probe needs it to mark the optimiser phase.
           probe.watch(model, (trainer as unknown as { optimizer: AdamW }).optimizer);
@@ -265,6 +331,12 @@ export async function runTrainBench(env: TrainBenchEnv, options: Partial<TrainBe
         const results = await runPreset(env, o, ctx, runners);
         const end = env.load?.() ?? null;
         for (const c of results) c.hostLoad = start && end ? { start, end } : null;
+        const peak = await largestGemmRate(engine, w.preset, Math.max(...runners.map((r) => stepImages(r.cfg))));
+        for (const c of results) {
+          const stepGflops = c.flops / c.wallMs / 1e6;
+          c.efficiency = { stepGflops, matmulGflops: peak.gflops, matmulShape: peak.shape, ratio: stepGflops / peak.gflops };
+        }
+        env.log(`engine matmul on ${presetName}'s largest GEMM (${peak.shape}): ${peak.gflops.toFixed(3)} GFLOP/s`);
         cases.push(...results);
       } finally {
         for (const r of runners) {
@@ -290,11 +362,12 @@ export async function runTrainBench(env: TrainBenchEnv, options: Partial<TrainBe
     options: o,
     cases,
     ratios: ratios(cases),
+    kernels: { choices: engine.kernels, tuning },
   };
 }
 
 interface Runner {
-  method: Method;
+  method: BenchMethod;
   model: MMDiT;
   trainer: Trainer;
   cfg: TrainConfig;
@@ -332,7 +405,7 @@ async function runPreset(env: TrainBenchEnv, o: TrainBenchOptions, p: PresetCtx,
     const created0 = gpu.pool.bytesCreated;
     const buffers0 = gpu.pool.buffersCreated;
     const useTimer = timed && p.timer !== null && r.passesSeen <= PASS_TIMER_MAX;
-    p.probe.begin(r.method);
+    p.probe.begin(r.method === 'soar' ? 'soar' : 'sft');
     if (useTimer) p.timer!.begin();
     const t0 = performance.now();
     const { metrics } = await r.trainer.trainStep();
@@ -468,6 +541,7 @@ function summarize(p: PresetCtx, r: Runner, profile: CaseProfile): CaseResult {
     createdLabels: countLabels(steps.flatMap((s) => s.created), (x) => ['kind', x.kind]),
     leakedLabels: countLabels(steps.flatMap((s) => s.leaked), (x) => ['phase', x.phase]),
     hostLoad: null,
+    efficiency: null,
   };
 }
 

@@ -31,7 +31,7 @@ function u32s(u: Dispatch['uniforms'], n: number): number[] | null {
 export function dispatchFlops(d: Dispatch): DispatchFlops {
   const name = d.kernel.name;
   const gridZ = d.workgroups[2] ?? 1;
-  if (name === 'matmul_naive' || name === 'matmul_tiled') {
+  if (name === 'matmul_naive' || name === 'matmul_tiled' || name === 'matmul_reg') {
     // Params: M, N, K, nRed, ... (matmul_common.wgsl). The batch is either the grid's z (one product per
     // output matrix) or nRed (a broadcast weight's gradient summed over the batch inside the K loop, z = 1).
     const p = u32s(d.uniforms, 4);
@@ -54,6 +54,19 @@ export function dispatchFlops(d: Dispatch): DispatchFlops {
     // kernels in practice. Algorithmic: dq 0.5+0.5+1 = 2, dkdv 0.5+0.5+2 = 3 (total 5); executed: 3 and 4.
     if (entry === 'dq') return { model: 2 * product, executed: 3 * product };
     if (entry === 'dkdv') return { model: 3 * product, executed: 4 * product };
+  }
+  if (name.startsWith('attention_rows')) {
+    // The 'rows' variant keeps P, so nothing is recomputed: fwd S and PV (2 products), dq_rows dP and dQ (2),
+    // dkdv_rows dK and dV (2): 6 executed against the algorithm's 5 (dP counted half to each backward kernel
+    // in the flash convention above: dq 2, dkdv 3).
+    const entry = d.kernel.entryPoint ?? 'main';
+    const p = u32s(d.uniforms, 4);
+    if (!p) return NONE;
+    const [tq, tk, heads, dh] = p;
+    const product = 2 * gridZ * heads * tq * tk * dh;
+    if (entry === 'fwd') return { model: 2 * product, executed: 2 * product };
+    if (entry === 'dq_rows') return { model: 2 * product, executed: 2 * product };
+    if (entry === 'dkdv_rows') return { model: 3 * product, executed: 2 * product };
   }
   return NONE;
 }

@@ -1,13 +1,14 @@
 // Tables of a training benchmark report: plain text for the terminal, Markdown for bench/results/train.md.
 import type { Breakdown, CaseResult, TrainBenchReport } from './bench';
 import { PHASES } from './probe';
+import { describeKernelChoices } from '../../src/tensor/kernels';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)}`;
 const gflop = (f: number) => (f / 1e9).toFixed(3);
 const ms = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '-' : x.toFixed(digits));
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
-const MAIN_HEADER = ['preset', 'method', 'ms/step', 'src', 'wall ms', 'rec ms', 'disp', 'submits', 'passes', 'GFLOP', 'GFLOP/s', 'step MiB', 'resident MiB', 'new B/step', 'leak B/step'];
+const MAIN_HEADER = ['preset', 'method', 'ms/step', 'src', 'wall ms', 'rec ms', 'disp', 'submits', 'passes', 'GFLOP', 'GFLOP/s', 'GFLOP/s wall', 'images/s', 'step MiB', 'resident MiB', 'new B/step', 'leak B/step'];
 
 function mainCells(c: CaseResult): string[] {
   return [
@@ -22,11 +23,27 @@ function mainCells(c: CaseResult): string[] {
     String(c.passes),
     gflop(c.flops),
     (c.flops / c.ms / 1e6).toPrecision(3),
+    (c.flops / c.wallMs / 1e6).toPrecision(3),
+    (c.config.batch / (c.wallMs / 1000)).toPrecision(3),
     mib(c.stepPeakBytes),
     mib(c.bytesInUseAfter),
     String(c.newBytesPerStep),
     String(c.leakedBytesPerStep),
   ];
+}
+
+/**
+ * One line per case: `efficiency: <preset> <case> <ratio>` (the step's GFLOP/s over the engine's matmul on the
+ * preset's largest GEMM, same run), then the numbers behind it and the dispatches per step.
+ */
+export function efficiencyLines(r: TrainBenchReport): string[] {
+  return r.cases.map((c) => {
+    const e = c.efficiency;
+    const images = c.config.batch / (c.wallMs / 1000);
+    const rate = `${(c.flops / c.wallMs / 1e6).toFixed(3)} GFLOP/s, ${images.toFixed(2)} images/s`;
+    if (!e) return `efficiency: ${c.preset} ${c.method} - (${rate}; ${c.dispatches} dispatches/step)`;
+    return `efficiency: ${c.preset} ${c.method} ${e.ratio.toFixed(3)} (step ${rate}; matmul ${e.matmulShape} ${e.matmulGflops.toFixed(3)} GFLOP/s; ${c.dispatches} dispatches/step)`;
+  });
 }
 
 const RATIO_HEADER = ['preset', 'SOAR/SFT measured', '(wall)', '(fastest)', '(profiled)', 'predicted (FLOPs)', 'stepCost()', 'measured vs FLOPs', 'host load'];
@@ -127,6 +144,8 @@ export function markdown(runs: Array<{ report: TrainBenchReport; findings: strin
   for (const { report: r, findings } of runs) {
     out.push(`## ${r.env}`, '', ...header(r).map((h) => `- ${h}`), '');
     out.push(...mdTable(MAIN_HEADER, r.cases.map(mainCells)), '');
+    if (r.kernels) out.push(`Kernel variants: ${describeKernelChoices(r.kernels.choices)}${r.kernels.tuning ? ` (measured in ${(r.kernels.tuning.ms / 1000).toFixed(1)} s this run)` : ''}.`, '');
+    out.push('```', ...efficiencyLines(r), '```', '');
     out.push('### SOAR / SFT time ratio', '', ...mdTable(RATIO_HEADER, r.ratios.map((x) => ratioCells(x, r.cases)), 1), '');
     out.push('### Allocations and submits', '', ...r.cases.flatMap(caseFindings).map((f) => `- ${f}`), '');
     for (const c of r.cases) {

@@ -11,8 +11,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeNodeGpu, nodeGpu } from '../../src/gpu/node';
 import { analyse } from './analysis';
+import { fileKernelCache } from '../../src/cli/kernel-cache';
 import { REPORT_VERSION, runTrainBench, type TrainBenchOptions, type TrainBenchReport } from './bench';
-import { markdown, textTable } from './report';
+import { efficiencyLines, markdown, textTable } from './report';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -40,17 +41,22 @@ function parseArgs(argv: string[]): { envs: Env[]; options: Partial<TrainBenchOp
     else if (flag === '--examples') o.examples = int(flag, value(), 1);
     else if (flag === '--profile-reps') o.profileReps = int(flag, value(), 1);
     else if (flag === '--no-profile') o.profile = false;
-    else throw new Error(`bench:train: unknown argument ${argv[i]} (--env node,chromium, --presets tiny,studio-s, --methods sft,soar, --reps N, --warmup N, --profile-reps N, --no-profile, --examples N)`);
+    else if (flag === '--kernels') {
+      const k = value();
+      if (k !== 'tune' && k !== 'default') throw new Error(`bench:train: --kernels tune|default, got ${k}`);
+      o.kernels = k;
+    }
+    else throw new Error(`bench:train: unknown argument ${argv[i]} (--env node,chromium, --presets tiny,studio-s, --methods sft,soar,pretrain, --reps N, --warmup N, --profile-reps N, --no-profile, --examples N, --kernels tune|default)`);
   }
   for (const e of envs) if (e !== 'node' && e !== 'chromium') throw new Error(`bench:train: unknown environment ${e}`);
-  for (const m of o.methods ?? []) if (m !== 'sft' && m !== 'soar') throw new Error(`bench:train: unknown method ${m}`);
+  for (const m of o.methods ?? []) if (m !== 'sft' && m !== 'soar' && m !== 'pretrain') throw new Error(`bench:train: unknown method ${m} (sft, soar, pretrain)`);
   return { envs, options: o };
 }
 
 async function runNode(options: Partial<TrainBenchOptions>): Promise<TrainBenchReport> {
   const ctx = await nodeGpu();
   try {
-    return await runTrainBench({ name: 'node', platform: `Node ${process.version}, Dawn (npm webgpu)`, ctx, log: (s) => console.log(`  ${s}`), load: loadavg }, options);
+    return await runTrainBench({ name: 'node', platform: `Node ${process.version}, Dawn (npm webgpu)`, ctx, log: (s) => console.log(`  ${s}`), load: loadavg, kernelCache: fileKernelCache() }, options);
   } finally {
     await closeNodeGpu();
   }
@@ -82,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const r of reports.values()) {
     console.log('\n' + textTable(r));
     console.log('\nfindings:\n' + analyse(r).join('\n'));
+    console.log('');
+    for (const line of efficiencyLines(r)) console.log(line);
   }
   const all: TrainBenchReport[] = [];
   for (const env of ['node', 'chromium'] as const) {

@@ -5,7 +5,7 @@ import fillWgsl from '../../shaders/fill.wgsl?raw';
 import axpyWgsl from '../../shaders/axpy.wgsl?raw';
 import { grid1d } from './dispatch';
 import { record } from './autograd';
-import { DEFAULT_KERNELS, type KernelChoices } from './kernels';
+import { defaultKernels, type KernelChoices } from './kernels';
 
 const FILL = { name: 'fill', code: fillWgsl };
 const AXPY = { name: 'axpy', code: axpyWgsl };
@@ -13,12 +13,14 @@ const AXPY = { name: 'axpy', code: axpyWgsl };
 export class Engine {
   /** Tests set this: every new output buffer is filled with NaN first, so a kernel that skips an element fails. */
   poisonOutputs = false;
-  /** The kernel variant each op runs per shape class: GPU-shaped defaults until tuneKernels() measured. */
-  kernels: KernelChoices = DEFAULT_KERNELS;
+  /** The kernel variant each op runs per shape class: defaults until tuneKernels() measured (tuning.ts). */
+  kernels: KernelChoices;
   private scopes: Set<Tensor>[] = [];
   private gradDepth = 0; // > 0 inside noGrad
 
-  constructor(readonly gpu: Gpu) {}
+  constructor(readonly gpu: Gpu) {
+    this.kernels = defaultKernels(gpu.summary.isSoftware);
+  }
 
   get gradEnabled(): boolean {
     return this.gradDepth === 0;

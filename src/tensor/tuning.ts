@@ -11,20 +11,25 @@ import {
   DEFAULT_KERNELS,
   MATMUL_VARIANTS,
   parseKernelChoices,
+  REDUCTION_VARIANTS,
   type AttentionVariant,
   type KernelChoices,
+  type ReductionVariant,
   type MatmulClass,
   type MatmulVariant,
 } from './kernels';
 import { attention } from './ops/attention';
 import { matmulWith } from './ops/matmul';
+import { broadcastGrads } from './ops/modulate';
+import { layerNorm } from './ops/norm';
+import { gradNorm } from './ops/optim';
 import type { Tensor } from './tensor';
 
 /** Bump when a kernel or a workload below changes: cached choices from older code are measured again. */
-export const TUNING_VERSION = 1;
+export const TUNING_VERSION = 3;
 
 export interface Measurement {
-  op: 'matmul' | 'attention';
+  op: 'matmul' | 'attention' | 'reduction';
   shapeClass: string;
   variant: string;
   /** Fastest of the timed runs, ms of wall time per workload (null: refused). */
@@ -64,10 +69,14 @@ type MatmulShape = [number, number, number, boolean, boolean];
 const MATMUL_WORKLOADS: Record<MatmulClass, MatmulShape[]> = {
   // LoRA down (x·Aᵀ), up (h·Bᵀ) and the A gradient (gᵀ·x summed over tokens); adaLN at batch rows.
   skinny: [[1536, 4, 64, false, true], [1536, 64, 4, false, true], [4, 64, 1536, true, false], [24, 384, 64, false, true]],
-  // Projections, the MLP, and a weight gradient (a long reduction over tokens).
-  general: [[1536, 64, 64, false, true], [384, 256, 64, false, true], [384, 64, 256, false, false], [64, 64, 1536, true, false]],
+  // Weight gradients: gᵀ·x summed over the tokens of the batch.
+  reduce: [[64, 64, 1536, true, false], [256, 64, 1536, true, false], [64, 256, 1536, true, false]],
+  // Projections and the MLP forward (x·Wᵀ), and the input gradients (g·W).
+  general: [[1536, 64, 64, false, true], [1536, 256, 64, false, true], [1536, 64, 256, false, true], [1536, 64, 64, false, false]],
 };
 const ATTENTION_WORKLOAD = { batch: 8, heads: 2, tokens: 80, dh: 32 };
+// SOAR's aux batch of image tokens at width 64 (adaLN sums per image), and a pretraining step's parameters.
+const REDUCTION_WORKLOAD = { rows: 1536, width: 64, groups: 24, params: [262144, 65536, 4096, 130, 64] };
 
 /** Deterministic values in [-1, 1) (the tuner must not depend on Math.random). */
 function values(n: number, seed: number): Float32Array {
@@ -163,7 +172,7 @@ export async function tuneKernels(engine: Engine, opts: { reps?: number; log?: (
   const kept: Tensor[] = [];
   const keep = (t: Tensor) => (kept.push(e.keep(t)), t);
   const measurements: Measurement[] = [];
-  const choices: KernelChoices = { matmul: { ...DEFAULT_KERNELS.matmul }, attention: DEFAULT_KERNELS.attention };
+  const choices: KernelChoices = { ...DEFAULT_KERNELS, matmul: { ...DEFAULT_KERNELS.matmul } };
   try {
     for (const cls of Object.keys(MATMUL_WORKLOADS) as MatmulClass[]) {
       const operands = MATMUL_WORKLOADS[cls].map(([M, N, K, tA, tB], i) => ({
@@ -200,6 +209,30 @@ export async function tuneKernels(engine: Engine, opts: { reps?: number; log?: (
     }), reps, log);
     choices.attention = r.best;
     measurements.push(...r.measurements);
+
+    // Reductions over many rows: the gradient norm of a step's parameters, adaLN's column sums, a LayerNorm.
+    const { rows, width, groups, params } = REDUCTION_WORKLOAD;
+    const x = keep(e.fromArray(values(rows * width, 200), [rows, width], 'tune.x'));
+    const dy = keep(e.fromArray(values(rows * width, 201), [rows, width], 'tune.dy'));
+    const ps = params.map((n, i) => keep(e.fromArray(values(n, 300 + i), [n], 'tune.param')));
+    const before = e.kernels;
+    try {
+      const red = await chooseVariant<ReductionVariant>(e, 'reduction', 'rows', REDUCTION_VARIANTS, (variant) => ({
+        record: () => {
+          e.kernels = { ...before, reduction: variant };
+          const out = e.noGrad(() => {
+            const g = broadcastGrads(dy, x, null, groups, [groups, width], { a: true, b: true });
+            return [gradNorm(ps), g.a!, g.b!, layerNorm(x)];
+          });
+          e.kernels = before;
+          return out;
+        },
+      }), reps, log);
+      choices.reduction = red.best;
+      measurements.push(...red.measurements);
+    } finally {
+      e.kernels = before;
+    }
   } finally {
     for (const t of kept) t.release();
   }

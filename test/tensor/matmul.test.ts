@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd';
 import { matmul, matmulCost, matmulWith, pickVariant, type MatmulVariant } from '../../src/tensor/ops/matmul';
+import { MATMUL_VARIANTS } from '../../src/tensor/kernels';
 import type { Activation } from '../../src/tensor/reference/activation';
 import { matmulRef, matmulRefBackward, matmulRefDims, type MatmulRefOptions } from '../../src/tensor/reference/matmul';
 import type { Tensor } from '../../src/tensor/tensor';
@@ -93,7 +94,7 @@ async function runCase(variant: MatmulVariant | 'auto', c: Case, seed: number): 
   expect(e.gpu.pool.bytesInUse).toBe(before);
 }
 
-for (const variant of ['naive', 'tiled', 'reg'] as const) {
+for (const variant of MATMUL_VARIANTS) {
   describe(`matmul ${variant} vs float64 reference (forward and gradients)`, () => {
     CASES.forEach((c, i) => it(c.name, () => runCase(variant, c, 100 * i + 1)));
   });

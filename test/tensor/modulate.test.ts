@@ -1,6 +1,7 @@
 // adaLN modulation, gates and chunk: GPU vs float64 reference (forward and every gradient), the reference's
 // gradients vs finite differences, an SD3 adaLN-Zero residual pair end to end, and shape errors.
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { REDUCTION_VARIANTS } from '../../src/tensor/kernels';
 import { backward } from '../../src/tensor/autograd';
 import type { Engine } from '../../src/tensor/engine';
 import { chunk, chunkBytes, gate, gatedResidual, modulate, modulateBytes } from '../../src/tensor/ops/modulate';
@@ -59,7 +60,15 @@ async function check(e: Engine, op: Op, [bs, t, d]: number[], seed: number, froz
 
 const SHAPES = [1, 3, 64, 130, 1536].flatMap((d, i) => [1, 5].map((t) => [1 + ((i + t) % 3), t, d]));
 
-describe('modulate, gate, gatedResidual', () => {
+// Both reduction variants of the column sums behind the gradients (src/tensor/kernels.ts): 'tree' (4 row lanes
+// added in workgroup memory) and 'serial' (one lane, no barrier).
+for (const reduction of REDUCTION_VARIANTS) {
+describe(`modulate, gate, gatedResidual (${reduction} column sums)`, () => {
+  beforeEach(async () => {
+    const e = await getEngine();
+    e.kernels = { ...e.kernels, reduction };
+  });
+
   it('modulate: x·(1 + scale) + shift over D in {1, 3, 64, 130, 1536}, T in {1, 5}', async () => {
     const e = await getEngine();
     for (const [i, shape] of SHAPES.entries()) await check(e, 'modulate', shape, 100 + i);
@@ -87,6 +96,7 @@ describe('modulate, gate, gatedResidual', () => {
     await check(e, 'gate', [2, 5, 7], 406, ['x']);
   });
 });
+}
 
 describe('chunk', () => {
   it('takes each of the 6 modulation vectors out of [B, 6·D]; gradients land in their columns', async () => {

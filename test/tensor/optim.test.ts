@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { REDUCTION_VARIANTS } from '../../src/tensor/kernels';
 import type { Engine } from '../../src/tensor/engine';
 import type { Tensor } from '../../src/tensor/tensor';
 import { AdamW, CHUNK, arenaLayout, gradNorm, type AdamWHyper } from '../../src/tensor/ops/optim';
@@ -63,8 +64,10 @@ describe('multi-tensor kernels', () => {
     expect(Array.from(l.chunks)).toEqual([0, 1, 2, CHUNK, 2, 1]);
   });
 
-  it('gradNorm matches the reference across tensors of awkward sizes (scratch arena poisoned with NaN)', async () => {
+  it.each(REDUCTION_VARIANTS)('gradNorm (%s partial sums) matches the reference across tensors of awkward sizes (scratch arena poisoned with NaN)', async (reduction) => {
     const e = await getEngine();
+    const kept = e.kernels;
+    e.kernels = { ...kept, reduction };
     const data = SHAPES.map((s, k) => f32(rand(s.reduce((a, b) => a * b, 1), 50 + k, -3, 3)));
     const ts = data.map((d, k) => e.fromArray(Float32Array.from(d), SHAPES[k], `g${k}`));
     const before = e.gpu.stats.dispatches;
@@ -77,6 +80,7 @@ describe('multi-tensor kernels', () => {
     const bad = e.fromArray([1, Number.POSITIVE_INFINITY, 2], [3]);
     expect(await gradNorm([ts[3], bad]).item()).toBeNaN();
     for (const t of [...ts, norm, bad]) t.release();
+    e.kernels = kept;
   });
 });
 

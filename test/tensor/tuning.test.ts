@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileKernelCache } from '../../src/cli/kernel-cache';
-import { ATTENTION_VARIANTS, DEFAULT_KERNELS, MATMUL_VARIANTS, parseKernelChoices } from '../../src/tensor/kernels';
+import { ATTENTION_VARIANTS, DEFAULT_KERNELS, MATMUL_VARIANTS, REDUCTION_VARIANTS, parseKernelChoices } from '../../src/tensor/kernels';
 import { chooseVariant, loadOrTuneKernels, tuningKey, type KernelCache } from '../../src/tensor/tuning';
 import { getEngine } from './harness';
 
@@ -23,22 +23,27 @@ describe('kernel autotuning', () => {
     expect(first.tuned).not.toBeNull();
     const m = first.tuned!.measurements;
     expect(m.filter((x) => x.op === 'matmul').map((x) => `${x.shapeClass} ${x.variant}`).sort()).toEqual(
-      ['general', 'skinny'].flatMap((c) => MATMUL_VARIANTS.map((v) => `${c} ${v}`)).sort(),
+      ['general', 'reduce', 'skinny'].flatMap((c) => MATMUL_VARIANTS.map((v) => `${c} ${v}`)).sort(),
     );
     expect(m.filter((x) => x.op === 'attention').map((x) => x.variant)).toEqual([...ATTENTION_VARIANTS]);
+    expect(m.filter((x) => x.op === 'reduction').map((x) => x.variant)).toEqual([...REDUCTION_VARIANTS]);
     for (const x of m) expect(x.ms, `${x.op} ${x.shapeClass} ${x.variant}: ${x.refused}`).toBeGreaterThan(0);
     // The choice of each class is its fastest measured variant.
     const fastest = (op: string, cls: string) => m.filter((x) => x.op === op && x.shapeClass === cls).sort((a, b) => a.ms! - b.ms!)[0].variant;
     expect(first.choices.matmul.skinny).toBe(fastest('matmul', 'skinny'));
     expect(first.choices.matmul.general).toBe(fastest('matmul', 'general'));
+    expect(first.choices.matmul.reduce).toBe(fastest('matmul', 'reduce'));
     expect(first.choices.attention).toBe(fastest('attention', 'short'));
+    expect(first.choices.reduction).toBe(fastest('reduction', 'rows'));
     expect(e.kernels).toEqual(first.choices);
 
+    const untuned = e.kernels;
     e.kernels = DEFAULT_KERNELS;
     const second = await loadOrTuneKernels(e, cache);
     expect(second.tuned).toBeNull();
     expect(e.kernels).toEqual(first.choices);
     expect([...cache.data.keys()]).toEqual([tuningKey(e.gpu.summary)]);
+    e.kernels = untuned;
     e.poisonOutputs = true;
   });
 
@@ -54,7 +59,7 @@ describe('kernel autotuning', () => {
   });
 
   it('stored choices are validated: unknown variants fall back, garbage is ignored', () => {
-    expect(parseKernelChoices({ matmul: { skinny: 'reg', general: 'bogus' }, attention: 'rows' })).toEqual({ matmul: { skinny: 'reg', general: DEFAULT_KERNELS.matmul.general }, attention: 'rows' });
+    expect(parseKernelChoices({ matmul: { skinny: 'reg', general: 'bogus' }, attention: 'rows' })).toEqual({ matmul: { skinny: 'reg', reduce: DEFAULT_KERNELS.matmul.reduce, general: DEFAULT_KERNELS.matmul.general }, attention: 'rows', reduction: DEFAULT_KERNELS.reduction });
     expect(parseKernelChoices('x')).toBeNull();
     expect(parseKernelChoices({ attention: 'rows' })).toBeNull();
   });

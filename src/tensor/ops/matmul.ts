@@ -56,7 +56,7 @@ const ACT_CODE: Record<Activation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 const NAIVE = { name: 'matmul_naive', code: activationWgsl + commonWgsl + naiveWgsl };
 const TILED = { name: 'matmul_tiled', code: activationWgsl + commonWgsl + vec4Wgsl + tiledWgsl };
 const REG = { name: 'matmul_reg', code: activationWgsl + commonWgsl + vec4Wgsl + regWgsl };
-/** v3 workgroup: 8x8 threads, 4x4 outputs each (a 32x32 tile of C). */
+/** v3 workgroup: 8x8 threads, 4x4 outputs each (a 32x32 tile of C; 'reg8': 4x8 each, 32x64). */
 const REG_WG = 8;
 const GRAD = { name: 'matmul_grad', code: activationWgsl + gradWgsl };
 const NAIVE_WG = 16; // v1 workgroup edge (16x16 threads, one output each)
@@ -102,7 +102,7 @@ export function matmulDims(aShape: Shape, bShape: Shape, transA = false, transB 
  * coalesced vec4 staging beats v1's strided reads even when part of the tile idles).
  */
 export function pickVariant(M: number, N: number, K: number, batch = 1, kernels: KernelChoices = DEFAULT_KERNELS): MatmulVariant {
-  return M * N * Math.max(K, 1) * batch < 32 ** 3 ? 'naive' : kernels.matmul[matmulClass(M, N)];
+  return M * N * Math.max(K, 1) * batch < 32 ** 3 ? 'naive' : kernels.matmul[matmulClass(M, N, K)];
 }
 
 export interface MatmulCost {
@@ -182,10 +182,11 @@ function gemm(e: Engine, g: GemmCall): void {
   };
   let kernel = NAIVE;
   let workgroups: [number, number, number] = [Math.ceil(N / NAIVE_WG), Math.ceil(M / NAIVE_WG), gridZ];
-  if (variant === 'tiled' || variant === 'reg') {
+  if (variant === 'tiled' || variant === 'reg' || variant === 'reg8') {
     kernel = variant === 'tiled' ? TILED : REG;
+    if (variant === 'reg8') constants.WIDE = 1; // 4x8 per thread
     const tile = variant === 'tiled' ? TILE : 4 * REG_WG;
-    workgroups = [Math.ceil(N / tile), Math.ceil(M / tile), gridZ];
+    workgroups = [Math.ceil(N / (variant === 'reg8' ? 2 * tile : tile)), Math.ceil(M / tile), gridZ];
     // vec4 loads need the stored contiguous dimension to be a multiple of 4 (then every batch offset is too).
     constants.A_VEC4 = +((g.a.trans ? M : K) % 4 === 0);
     constants.B_VEC4 = +((g.b.trans ? K : N) % 4 === 0);

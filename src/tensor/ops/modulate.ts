@@ -77,7 +77,8 @@ export function broadcastGrads(
   if (nparts > 0 && d > 0) {
     const y = Math.min(nparts, 65535);
     e.gpu.dispatch({
-      kernel: kernel('colsum', vw, { NORMED: flag(stats !== null) }),
+      // The tuned reduction variant: 4 row lanes added in workgroup memory (GPUs), or 1 lane and no barrier.
+      kernel: kernel('colsum', vw, { NORMED: flag(stats !== null), LANES: e.kernels.reduction === 'serial' ? 1 : 4 }),
       buffers: [dy.buffer, x.buffer, (stats ?? x).buffer, pa.buffer, pb.buffer],
       uniforms: uniforms([['u32', nv], ['u32', group], ['u32', chunkRows], ['u32', nchunk], ['u32', nparts]]),
       workgroups: [Math.ceil(nv / 64), y, Math.ceil(nparts / y)],

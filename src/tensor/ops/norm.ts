@@ -54,7 +54,8 @@ function dispatchRows(x: Tensor, n: RowNorm, entry: 'norm_fwd' | 'norm_bwd', buf
   if (rows === 0) return;
   const vw = vecWidth(d);
   const nv = d / vw;
-  const policy = normFlags.lanes === 'auto' ? (x.engine.gpu.summary.isSoftware ? 'cpu' : 'gpu') : normFlags.lanes;
+  // 'auto': the engine's reduction choice (tuned per adapter): tree lanes per row, or one thread per row.
+  const policy = normFlags.lanes === 'auto' ? (x.engine.kernels.reduction === 'serial' ? 'cpu' : 'gpu') : normFlags.lanes;
   const lanes = policy === 'cpu' ? 1 : lanesFor(nv);
   x.engine.gpu.dispatch({
     kernel: kernel(entry, vw, lanes, n),

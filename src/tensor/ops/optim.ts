@@ -27,6 +27,7 @@ export const CHUNK = 1024;
 
 const NORM_PARTIAL = { name: 'gradnorm.partial', code: gradnormWgsl, entryPoint: 'partial' };
 const NORM_FINISH = { name: 'gradnorm.finish', code: gradnormWgsl, entryPoint: 'finish' };
+const NORM_PARTIAL_SERIAL = { name: 'gradnorm.partial_serial', code: gradnormWgsl, entryPoint: 'partial_serial' };
 const ADAMW_PREPARE = { name: 'adamw.prepare', code: adamwWgsl, entryPoint: 'prepare' };
 const ADAMW_UPDATE = { name: 'adamw.update', code: adamwWgsl, entryPoint: 'update' };
 
@@ -69,11 +70,13 @@ function gather(engine: Engine, tensors: readonly Tensor[], arena: PooledBuffer,
 /** The two norm dispatches: partial sums per chunk, then one workgroup -> out[0] = sqrt(Σ)·scale (NaN if non-finite). */
 function normDispatches(engine: Engine, arena: PooledBuffer, chunks: PooledBuffer, active: PooledBuffer, nChunks: number, scale: number, out: Tensor): void {
   const partials = engine.gpu.alloc(Math.max(16, nChunks * 4), 'gradnorm.partials');
+  // The tuned reduction variant: a workgroup tree per chunk (GPUs), or one thread per chunk (no barrier).
+  const serial = engine.kernels.reduction === 'serial';
   engine.gpu.dispatch({
-    kernel: NORM_PARTIAL,
+    kernel: serial ? NORM_PARTIAL_SERIAL : NORM_PARTIAL,
     buffers: [arena, chunks, active, partials],
     uniforms: uniforms([['u32', nChunks]]),
-    workgroups: grid1d(nChunks, 1),
+    workgroups: grid1d(nChunks, serial ? 64 : 1),
     detail: `${nChunks} chunks`,
   });
   engine.gpu.dispatch({
