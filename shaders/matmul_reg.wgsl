@@ -16,9 +16,22 @@
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override WIDE: bool = false;
+// EXACT: M and the thread's columns are whole blocks (M % 4 == 0, N % 4 or 8 == 0), K % 4 == 0 and both operands
+// vec4-loadable, so the loads need no bounds check: plain indexing, no branch in the K loop.
+override EXACT: bool = false;
 
 /** opB[k .. k+3, n .. n+3] as a matrix whose columns are the k-rows (so `b · row of A over k` updates C). */
 fn loadBk(bBase: u32, k: u32, n: u32) -> mat4x4<f32> {
+  if (EXACT) {
+    if (TRANS_B) {
+      let i = (bBase + n * p.K + k) >> 2u;
+      let s = p.K >> 2u;
+      return transpose(mat4x4<f32>(b[i], b[i + s], b[i + 2u * s], b[i + 3u * s]));
+    }
+    let i = (bBase + k * p.N + n) >> 2u;
+    let s = p.N >> 2u;
+    return mat4x4<f32>(b[i], b[i + s], b[i + 2u * s], b[i + 3u * s]);
+  }
   if (TRANS_B) {
     // Stored [N, K]: each load runs along k (one n each); transpose to k-rows.
     return transpose(mat4x4<f32>(
@@ -32,6 +45,16 @@ fn loadBk(bBase: u32, k: u32, n: u32) -> mat4x4<f32> {
 
 /** opA[m .. m+3, k .. k+3] as a matrix whose columns are the rows of A over k. */
 fn loadAr(aBase: u32, m: u32, k: u32) -> mat4x4<f32> {
+  if (EXACT) {
+    if (TRANS_A) {
+      let i = (aBase + k * p.M + m) >> 2u;
+      let s = p.M >> 2u;
+      return transpose(mat4x4<f32>(a[i], a[i + s], a[i + 2u * s], a[i + 3u * s]));
+    }
+    let i = (aBase + m * p.K + k) >> 2u;
+    let s = p.K >> 2u;
+    return mat4x4<f32>(a[i], a[i + s], a[i + 2u * s], a[i + 3u * s]);
+  }
   if (TRANS_A) {
     // Stored [K, M]: each load runs along m (one k each); transpose to rows.
     return transpose(mat4x4<f32>(

@@ -43,6 +43,10 @@ const CASES: Case[] = [
   { name: 'residual, alpha, gelu', a: [33, 16], b: [16, 65], residual: true, alpha: 0.5, act: 'gelu_tanh' },
   { name: 'multi-tile 70x130x40 with bias', a: [70, 40], b: [40, 130], bias: true },
   { name: 'bias over 600 rows (multi-pass column sum)', a: [600, 8], b: [8, 5], bias: true },
+  // Every edge a whole 4x8 block: v3's loads without bounds checks (EXACT), each transpose, batched and broadcast.
+  { name: 'whole blocks 36x24x16, transB, bias', a: [36, 16], b: [24, 16], transB: true, bias: true },
+  { name: 'whole blocks, batched transA', a: [2, 3, 12, 8], b: [2, 3, 12, 16], transA: true },
+  { name: 'whole blocks, broadcast weight, gelu (dB sums the batch in-kernel)', a: [3, 8, 16], b: [16, 32], act: 'gelu_tanh' },
 ];
 
 const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
