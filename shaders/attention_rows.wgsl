@@ -14,9 +14,12 @@
 //
 // Layout as the flash kernels: q [B, Tq, H·Dh], k and v [B, Tk, H·Dh] (heads interleaved in channels), so
 // (b, t, h, d) sits at (b·T + t)·H·Dh + h·Dh + d; lse [B, H, Tq]. Dispatch: (ceil(rows / WG), H, B) with
-// rows = Tq for `fwd` and `dq`, Tk for `dkdv`. The op prepends `const DH4: u32` = Dh / 4 (function-scope
-// arrays need const sizes); rows are read and written as vec4s, so Dh must be a multiple of 4 (the op falls
-// back to 'flash' otherwise): one 128-bit access where a bounds-checked scalar loop would cost four.
+// rows = Tq for `fwd` and `dq`, Tk for `dkdv`. Rows are read and written as vec4s, so Dh must be a multiple
+// of 4 (the op falls back to 'flash' otherwise): one 128-bit access where a bounds-checked scalar loop would
+// cost four. The op prepends `const DH4: u32` = Dh / 4 and UNROLLS every loop over d4 (written on one line,
+// `for (var d4 = 0u; d4 < DH4; d4++) { ... }`), turning the row arrays (`var x: array<vec4f, DH4>;`) into DH4
+// named vec4s (src/tensor/ops/attention.ts unrollHeadDim): an array indexed by a loop variable lives in
+// memory, addressed per invocation, which on a software adapter costs more than the arithmetic on it.
 
 struct Params {
   tq: u32,
@@ -101,10 +104,7 @@ fn dq_rows(@builtin(global_invocation_id) gid: vec3u) {
   let qb = row_base(b, i, p.tq, h);
   var g: array<vec4f, DH4>;
   var dsum = 0.0;
-  for (var d4 = 0u; d4 < DH4; d4++) {
-    g[d4] = dout[qb + d4];
-    dsum += dot(g[d4], out_in[qb + d4]);
-  }
+  for (var d4 = 0u; d4 < DH4; d4++) { g[d4] = dout[qb + d4]; dsum += dot(g[d4], out_in[qb + d4]); }
   let pb = ((b * p.heads + h) * p.tq + i) * p.tk;
   var acc: array<vec4f, DH4>;
   for (var d4 = 0u; d4 < DH4; d4++) { acc[d4] = vec4f(0.0); }
@@ -134,14 +134,8 @@ fn dkdv_rows(@builtin(global_invocation_id) gid: vec3u) {
     let at = (hb + i) * p.tk + j;
     let s = ds_in[at];
     let pij = prob_in[at];
-    for (var d4 = 0u; d4 < DH4; d4++) {
-      ak[d4] += s * q[qb + d4];
-      av[d4] += pij * dout[qb + d4];
-    }
+    for (var d4 = 0u; d4 < DH4; d4++) { ak[d4] += s * q[qb + d4]; av[d4] += pij * dout[qb + d4]; }
   }
   let kb = row_base(b, j, p.tk, h);
-  for (var d4 = 0u; d4 < DH4; d4++) {
-    dk[kb + d4] = p.scale * ak[d4];
-    dv[kb + d4] = av[d4];
-  }
+  for (var d4 = 0u; d4 < DH4; d4++) { dk[kb + d4] = p.scale * ak[d4]; dv[kb + d4] = av[d4]; }
 }

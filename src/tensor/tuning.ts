@@ -26,7 +26,7 @@ import { gradNorm } from './ops/optim';
 import type { Tensor } from './tensor';
 
 /** Bump when a kernel or a workload below changes: cached choices from older code are measured again. */
-export const TUNING_VERSION = 3;
+export const TUNING_VERSION = 4;
 
 export interface Measurement {
   op: 'matmul' | 'attention' | 'reduction';

@@ -80,8 +80,32 @@ function variant(dh: number) {
   return {
     fwd: { name: `attention_fwd_${tag(fwd)}`, code: header(fwd) + fwdWgsl },
     bwd: { name: `attention_bwd_${tag(bwd)}`, code: header(bwd) + bwdWgsl },
-    rows: { name: `attention_rows_${dh4}`, code: header({ DH4: dh4 }) + rowsWgsl },
+    rows: { name: `attention_rows_${dh4}`, code: header({ DH4: dh4 }) + unrollHeadDim(rowsWgsl, dh4) },
   };
+}
+
+/**
+ * Unrolls the 'rows' kernels' loops over the head dimension (see shaders/attention_rows.wgsl): each
+ * `var x: array<vec4f, DH4>;` becomes DH4 named vec4s and each one-line `for (var d4 ...) { body }` becomes DH4
+ * copies of its body with d4 a literal, so no array is indexed by a variable.
+ */
+export function unrollHeadDim(code: string, dh4: number): string {
+  const arrays = new Set<string>();
+  const copies = (f: (i: number) => string) => Array.from({ length: dh4 }, (_, i) => f(i));
+  return code
+    .split('\n')
+    .map((line) => {
+      const decl = /^(\s*)var (\w+): array<vec4f, DH4>;\s*$/.exec(line);
+      if (decl) {
+        arrays.add(decl[2]);
+        return decl[1] + copies((i) => `var ${decl[2]}_${i}: vec4f;`).join(' ');
+      }
+      const loop = /^(\s*)for \(var d4 = 0u; d4 < DH4; d4\+\+\) \{ (.*) \}\s*$/.exec(line);
+      if (!loop) return line;
+      const body = loop[2];
+      return copies((i) => loop[1] + body.replace(/(\w+)\[d4\]/g, (m, name: string) => (arrays.has(name) ? `${name}_${i}` : m)).replace(/\bd4\b/g, `${i}u`)).join('\n');
+    })
+    .join('\n');
 }
 
 const variants = new Map<number, ReturnType<typeof variant>>();
