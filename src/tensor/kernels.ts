@@ -14,13 +14,14 @@ export type ReductionVariant = 'tree' | 'serial';
 
 /**
  * Shape classes of matmul, by what limits a kernel there:
+ * - tiny: below 32³ multiply-adds (the context tokens' LoRA products at small batch): the launch dominates;
  * - skinny: an edge ≤ 16 (LoRA's rank-r products: N = r down, K = r up; adaLN at batch rows): a 64-wide tile,
  *   or a 16-deep K step, is mostly idle;
  * - reduce: a long reduction into a small output (K ≥ 4·max(M, N): weight gradients summed over tokens), where
  *   few threads each run a long loop;
- * - general: everything else above the tiny size (below 32³ multiply-adds v1 always runs: launch-bound).
+ * - general: everything else.
  */
-export type MatmulClass = 'skinny' | 'reduce' | 'general';
+export type MatmulClass = 'tiny' | 'skinny' | 'reduce' | 'general';
 
 export interface KernelChoices {
   matmul: Record<MatmulClass, MatmulVariant>;
@@ -30,7 +31,7 @@ export interface KernelChoices {
 }
 
 /** What the engine runs before (or without) tuning: the GPU-shaped kernels. */
-export const DEFAULT_KERNELS: KernelChoices = { matmul: { skinny: 'tiled', reduce: 'tiled', general: 'tiled' }, attention: 'flash', reduction: 'tree' };
+export const DEFAULT_KERNELS: KernelChoices = { matmul: { tiny: 'naive', skinny: 'tiled', reduce: 'tiled', general: 'tiled' }, attention: 'flash', reduction: 'tree' };
 
 /**
  * The untuned start for an adapter: the GPU-shaped kernels, with barrier-free reductions on an adapter that
@@ -45,7 +46,8 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'tiled', 'reg
 export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['flash', 'rows'];
 export const REDUCTION_VARIANTS: readonly ReductionVariant[] = ['tree', 'serial'];
 
-export function matmulClass(M: number, N: number, K: number): MatmulClass {
+export function matmulClass(M: number, N: number, K: number, batch = 1): MatmulClass {
+  if (M * N * Math.max(K, 1) * batch < 32 ** 3) return 'tiny';
   if (Math.min(M, N, K) <= 16) return 'skinny';
   return K >= 4 * Math.max(M, N) ? 'reduce' : 'general';
 }
@@ -58,6 +60,7 @@ export function parseKernelChoices(value: unknown): KernelChoices | null {
   if (!v.matmul || typeof v.matmul !== 'object') return null;
   return {
     matmul: {
+      tiny: pick(v.matmul.tiny, MATMUL_VARIANTS, DEFAULT_KERNELS.matmul.tiny),
       skinny: pick(v.matmul.skinny, MATMUL_VARIANTS, DEFAULT_KERNELS.matmul.skinny),
       reduce: pick(v.matmul.reduce, MATMUL_VARIANTS, DEFAULT_KERNELS.matmul.reduce),
       general: pick(v.matmul.general, MATMUL_VARIANTS, DEFAULT_KERNELS.matmul.general),
@@ -68,5 +71,5 @@ export function parseKernelChoices(value: unknown): KernelChoices | null {
 }
 
 export function describeKernelChoices(k: KernelChoices): string {
-  return `matmul skinny ${k.matmul.skinny}, reduce ${k.matmul.reduce}, general ${k.matmul.general}; attention ${k.attention}; reductions ${k.reduction}`;
+  return `matmul tiny ${k.matmul.tiny}, skinny ${k.matmul.skinny}, reduce ${k.matmul.reduce}, general ${k.matmul.general}; attention ${k.attention}; reductions ${k.reduction}`;
 }

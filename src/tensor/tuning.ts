@@ -26,7 +26,7 @@ import { gradNorm } from './ops/optim';
 import type { Tensor } from './tensor';
 
 /** Bump when a kernel or a workload below changes: cached choices from older code are measured again. */
-export const TUNING_VERSION = 4;
+export const TUNING_VERSION = 5;
 
 export interface Measurement {
   op: 'matmul' | 'attention' | 'reduction';
@@ -67,6 +67,8 @@ export function tuningKey(s: AdapterSummary): string {
 // users run most): matmuls as [M, N, K, transA, transB], attention as [B, H, T, Dh].
 type MatmulShape = [number, number, number, boolean, boolean];
 const MATMUL_WORKLOADS: Record<MatmulClass, MatmulShape[]> = {
+  // The context tokens' LoRA products at batch 4, and adaLN at batch 4.
+  tiny: [[64, 4, 64, false, true], [64, 64, 4, false, true], [4, 64, 64, true, false], [4, 64, 64, false, true]],
   // LoRA down (x·Aᵀ), up (h·Bᵀ) and the A gradient (gᵀ·x summed over tokens); adaLN at batch rows.
   skinny: [[1536, 4, 64, false, true], [1536, 64, 4, false, true], [4, 64, 1536, true, false], [24, 384, 64, false, true]],
   // Weight gradients: gᵀ·x summed over the tokens of the batch.

@@ -23,7 +23,7 @@ describe('kernel autotuning', () => {
     expect(first.tuned).not.toBeNull();
     const m = first.tuned!.measurements;
     expect(m.filter((x) => x.op === 'matmul').map((x) => `${x.shapeClass} ${x.variant}`).sort()).toEqual(
-      ['general', 'reduce', 'skinny'].flatMap((c) => MATMUL_VARIANTS.map((v) => `${c} ${v}`)).sort(),
+      ['general', 'reduce', 'skinny', 'tiny'].flatMap((c) => MATMUL_VARIANTS.map((v) => `${c} ${v}`)).sort(),
     );
     expect(m.filter((x) => x.op === 'attention').map((x) => x.variant)).toEqual([...ATTENTION_VARIANTS]);
     expect(m.filter((x) => x.op === 'reduction').map((x) => x.variant)).toEqual([...REDUCTION_VARIANTS]);
@@ -59,7 +59,7 @@ describe('kernel autotuning', () => {
   });
 
   it('stored choices are validated: unknown variants fall back, garbage is ignored', () => {
-    expect(parseKernelChoices({ matmul: { skinny: 'reg', general: 'bogus' }, attention: 'rows' })).toEqual({ matmul: { skinny: 'reg', reduce: DEFAULT_KERNELS.matmul.reduce, general: DEFAULT_KERNELS.matmul.general }, attention: 'rows', reduction: DEFAULT_KERNELS.reduction });
+    expect(parseKernelChoices({ matmul: { skinny: 'reg', general: 'bogus' }, attention: 'rows' })).toEqual({ matmul: { tiny: DEFAULT_KERNELS.matmul.tiny, skinny: 'reg', reduce: DEFAULT_KERNELS.matmul.reduce, general: DEFAULT_KERNELS.matmul.general }, attention: 'rows', reduction: DEFAULT_KERNELS.reduction });
     expect(parseKernelChoices('x')).toBeNull();
     expect(parseKernelChoices({ attention: 'rows' })).toBeNull();
   });

@@ -97,12 +97,12 @@ export function matmulDims(aShape: Shape, bShape: Shape, transA = false, transB 
 }
 
 /**
- * v1 for tiny problems (below 32³ multiply-adds the launch dominates and any tile would be mostly empty);
- * otherwise the engine's choice for the shape class (GPU default: v2 tiled, including skinny shapes, where its
- * coalesced vec4 staging beats v1's strided reads even when part of the tile idles).
+ * The engine's choice for the shape class (src/tensor/kernels.ts). GPU defaults: v1 for tiny problems (below 32³
+ * multiply-adds the launch dominates and any tile would be mostly empty), v2 tiled otherwise, including skinny
+ * shapes, where its coalesced vec4 staging beats v1's strided reads even when part of the tile idles.
  */
 export function pickVariant(M: number, N: number, K: number, batch = 1, kernels: KernelChoices = DEFAULT_KERNELS): MatmulVariant {
-  return M * N * Math.max(K, 1) * batch < 32 ** 3 ? 'naive' : kernels.matmul[matmulClass(M, N, K)];
+  return kernels.matmul[matmulClass(M, N, K, batch)];
 }
 
 export interface MatmulCost {
