@@ -23,6 +23,10 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   const quick = page.getByTestId('quick-panel');
   await expect(quick).toContainText('studio-s (pretrained)');
   await expect(page.getByTestId('quick-start')).toHaveText('Run the comparison');
+  // The kernels were chosen for this adapter before the comparison starts (GPU panel).
+  await expect(page.getByTestId('gpu-kernels')).toHaveAttribute('data-phase', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('gpu-kernels')).toContainText(/^Kernels: matmul tiny \w+, skinny \w+/);
+  const clicked = Date.now();
   await page.getByTestId('quick-start').click();
   await expect(page.getByTestId('dataset-report')).toHaveAttribute('data-count', '64', { timeout: 120_000 });
   const sft = page.locator('[data-testid=run][data-method=sft]');
@@ -48,6 +52,8 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   // Sampled on its own once both were done: base | SFT | SOAR, one seed, with the evaluator's scores.
   const result = page.getByTestId('compare-result');
   await expect(result).toBeVisible({ timeout: 300_000 });
+  // The number issue #17 is judged by: the whole one-click comparison (data, both trainings, sampling, scores).
+  console.log(`one-click comparison: ${((Date.now() - clicked) / 1000).toFixed(0)} s from the click to the compare grid`);
   const columns = page.getByTestId('compare-column');
   expect(await columns.evaluateAll((els) => els.map((e) => e.getAttribute('data-run-id')))).toEqual(['base', ids.sft, ids.soar]);
   await expect(page.getByTestId('compare-score')).toHaveCount(3);

@@ -53,6 +53,7 @@ function tick() {
       grad_norm: 0.8 * Math.exp(-t / 40) + 0.1 + (t === 7 ? 3 : 0),
       lr: r.config.learning_rate,
       ms_per_step: r.method === 'soar' ? 180 + 10 * Math.sin(t) : 60 + 5 * Math.sin(t),
+      gflops: r.method === 'soar' ? 0.9 + 0.05 * Math.sin(t) : 0.8 + 0.05 * Math.sin(t),
       skipped: false,
     };
     r.history.push(metrics);

@@ -261,7 +261,7 @@ test.describe('the studio journey (real worker, SwiftShader)', () => {
 
     // Both curves have points: the charts say so, and so does the store.
     const ids = { sft: (await sft.getAttribute('data-run-id'))!, soar: (await soar.getAttribute('data-run-id'))! };
-    for (const metric of ['loss', 'loss_main', 'grad_norm', 'lr', 'ms_per_step']) {
+    for (const metric of ['loss', 'loss_main', 'grad_norm', 'lr', 'ms_per_step', 'gflops']) {
       const points = JSON.parse((await page.locator(`figure[data-metric=${metric}]`).getAttribute('data-points'))!);
       expect(points[ids.sft], `${metric} of SFT`).toBe(8);
       expect(points[ids.soar], `${metric} of SOAR`).toBe(8);

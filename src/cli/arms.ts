@@ -9,7 +9,7 @@ import type { Engine } from '../tensor/engine';
 import type { TrainConfig } from '../train/config';
 import { Trainer, type StepMetrics, type TrainingData } from '../train/trainer';
 import { evaluateModel, type EvalOptions, type EvalResult } from './evaluate';
-import { ProgressBar } from './progress';
+import { ProgressBar, stepLine } from './progress';
 
 export interface ArmResult {
   label: string;
@@ -38,7 +38,7 @@ export async function trainArm(engine: Engine, base: LoadedBase, data: TrainingD
   try {
     const bar = new ProgressBar(cfg.max_train_steps, label);
     const t0 = performance.now();
-    await trainer.run(Infinity, (m) => bar.update(m.step, `loss ${m.loss.toFixed(4)}${m.loss_aux !== null ? ` aux ${m.loss_aux.toFixed(4)}` : ''}`));
+    await trainer.run(Infinity, (m) => bar.update(m.step, stepLine(m)));
     const trainSeconds = (performance.now() - t0) / 1000;
     const validation = await trainer.validationLoss();
     writeFileSync(join(outDir, `${file}.checkpoint.safetensors`), checkpointToBytes(await trainer.checkpoint()));

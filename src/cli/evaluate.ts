@@ -60,7 +60,8 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     result.byStep.push({ steps, overall: scores.overall, perTask: scores.perTask, novel: acc(novel), inDistribution: acc(inDist) });
     result.images = split;
   }
-  // Drift: real clean samples, their captions, fixed noise.
+  // Drift: real clean samples, their captions, fixed noise (none asked for: skipped).
+  if (opts.driftSamples <= 0) return result;
   const samples = Array.from({ length: opts.driftSamples }, (_, i) => builtinSample('clean', i, { size: res }));
   const dc = await base.embeddings.stacked(samples.map((s) => s.caption));
   const du = await base.embeddings.stacked(samples.map(() => ''));

@@ -24,7 +24,7 @@ import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/c
 import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
-import { ProgressBar } from './progress';
+import { ProgressBar, stepLine } from './progress';
 import { evaluateModel, type EvalOptions } from './evaluate';
 import { LoraSet } from '../model/lora';
 import type { Checkpoint } from '../train/trainer';
@@ -157,7 +157,7 @@ async function train(engine: Engine, args: Args): Promise<number> {
   const bar = new ProgressBar(cfg.max_train_steps, cfg.method, trainer.step);
   const save = async () => writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
   await trainer.run(Infinity, (m) => {
-    bar.update(m.step, `loss ${m.loss.toFixed(4)}${m.loss_aux !== null ? ` aux ${m.loss_aux.toFixed(4)}` : ''}`);
+    bar.update(m.step, stepLine(m));
   });
   await trainer.validationLoss();
   await save();

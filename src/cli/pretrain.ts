@@ -10,7 +10,7 @@ import { builtinData } from '../data/source';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { textEncoderConfigFor } from '../encode/config';
 import { exportTextEncoderOnnx } from '../encode/onnx-export';
-import { randomBase, saveBase } from '../io/base-runtime';
+import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../codec/png';
 import { linePlotPng } from '../codec/plot';
@@ -22,7 +22,7 @@ import { Trainer, type StepMetrics, type TrainingData } from '../train/trainer';
 import type { Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { evaluateModel, type EvalResult } from './evaluate';
-import { fmtTime, ProgressBar } from './progress';
+import { fmtTime, ProgressBar, stepLine } from './progress';
 import { describeAdapter } from '../gpu/device';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
@@ -44,6 +44,12 @@ export const PRETRAIN_DEFAULTS = {
   seed: 1,
   captionDropout: 0.1,
   checkpointEvery: 50,
+  /** Also checkpoint when this many minutes passed since the last one (a lost machine loses at most that). */
+  checkpointMinutes: 5,
+  /** Decay of the weight average the bundle ships (0: the last weights, as the shipped base was made). */
+  ema: 0,
+  /** Held-out prompts the evaluator scores at the end of each chunk (0: none). */
+  chunkEvalPrompts: 16,
   evalPrompts: 48,
   evalSteps: 40,
   cfg: 4.5,
@@ -82,7 +88,18 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const encoderLrScale = Number(args.string('text-encoder-lr-scale', String(d.textEncoderLrScale)));
   if (!(encoderLrScale >= 0 && Number.isFinite(encoderLrScale))) throw new Error(`--text-encoder-lr-scale must be a number >= 0, got ${args.string('text-encoder-lr-scale', '')}`);
   const out = args.string('out', `public/models/${presetName}`);
-  const work = args.string('work', `runs/pretrain-${presetName}`);
+  // The resumable state lives in the repository (pretrain/<preset>/), replaced in place: commit it after every
+  // chunk so that a run of many hours survives the loss of the machine it ran on.
+  const work = args.string('work', `pretrain/${presetName}`);
+  // A chunk: this process trains at most --minutes, checkpointing every --checkpoint-minutes and at the end.
+  const minutes = Number(args.string('minutes', 'Infinity'));
+  if (!(minutes > 0)) throw new Error(`--minutes must be a positive number of minutes, got ${args.string('minutes', '')}`);
+  const checkpointMinutes = Number(args.string('checkpoint-minutes', String(d.checkpointMinutes)));
+  if (!(checkpointMinutes > 0)) throw new Error(`--checkpoint-minutes must be a positive number, got ${args.string('checkpoint-minutes', '')}`);
+  const emaDecay = Number(args.string('ema', String(d.ema)));
+  if (!(emaDecay >= 0 && emaDecay < 1)) throw new Error(`--ema must be a decay in [0, 1) (0: no weight average), got ${args.string('ema', '')}`);
+  // Evaluator scores of the (averaged) weights at the end of every chunk, on this many held-out prompts (0: none).
+  const evalEvery = args.int('chunk-eval-prompts', d.chunkEvalPrompts);
   const evalPrompts = args.int('eval-prompts', d.evalPrompts);
   const evalSteps = args.int('eval-steps', d.evalSteps);
   const cfgScale = Number(args.string('cfg', String(d.cfg)));
@@ -114,35 +131,80 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale },
     validation,
     validationCount: 32,
+    emaDecay,
   });
   const ckPath = join(work, 'checkpoint.safetensors');
-  if (args.flag('resume')) {
+  const metricsPath = join(work, 'metrics.json');
+  const resume = args.flag('resume');
+  if (resume) {
     if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist (start without --resume)`);
     trainer.restore(checkpointFromBytes(new Uint8Array(readFileSync(ckPath))));
     console.log(`resumed at step ${trainer.step}`);
   }
+  // What earlier chunks recorded (kept across --resume): caption use per checkpoint, evaluator scores per
+  // chunk, and the compute spent so far.
+  const earlier = resume && existsSync(metricsPath) ? readWorkMetrics(metricsPath, trainer.step) : null;
+  const captionUse: CaptionUse[] = earlier?.captionUse ?? [];
+  const chunkEvals: ChunkEval[] = earlier?.evals ?? [];
+  const compute: Compute = earlier?.compute ?? { images: 0, seconds: 0, chunks: 0 };
+  compute.chunks++;
   const started = performance.now();
   const startStep = trainer.step;
-  console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad: ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}`);
+  let accounted = { at: started, step: startStep };
+  const account = () => {
+    const now = performance.now();
+    compute.images += (trainer.step - accounted.step) * batch;
+    compute.seconds += (now - accounted.at) / 1000;
+    accounted = { at: now, step: trainer.step };
+  };
+  console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad: ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
   const bar = new ProgressBar(steps, 'pretrain', trainer.step);
-  // How much the model reads its captions, per checkpoint (kept across --resume in metrics.json).
-  const metricsPath = join(work, 'metrics.json');
-  const captionUse: CaptionUse[] = args.flag('resume') && existsSync(metricsPath) ? ((JSON.parse(readFileSync(metricsPath, 'utf8')) as { captionUse?: CaptionUse[] }).captionUse ?? []).filter((c) => c.step <= trainer.step) : [];
-  const saveAll = async () => {
+  const writeMetrics = () =>
+    writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, evals: chunkEvals }));
+  // The resumable state: checkpoint (weights, Adam moments, the weight average, RNG, data order, history) and
+  // the metrics beside it, both replaced in place, so the folder can be committed as it is after every chunk.
+  const saveState = async () => {
     const val = await trainer.validationLoss();
     const empty = await trainer.validationLoss({ emptyCaptions: true });
     captionUse.push({ step: trainer.step, captioned: val, empty });
+    account();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
-    const files = await saveBase(base, id, `pretrained ${trainer.step}/${steps} steps`, 'text_encoder.onnx');
-    writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
-    writeFileSync(metricsPath, JSON.stringify({ config: cfg, textEncoderLrScale: encoderLrScale, history: trainer.history, validation: trainer.validation, captionUse }));
-    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); checkpoint in ${ckPath}, bundle in ${out}`);
+    writeMetrics();
+    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
   };
+  const budgetMs = minutes * 60_000;
+  let lastSave = performance.now();
+  let saveMs = 0;
   while (!trainer.done) {
-    await trainer.run(every - (trainer.step % every), (m) => bar.update(m.step, `loss ${m.loss.toFixed(4)} |g| ${m.grad_norm.toFixed(2)} lr ${m.lr.toExponential(2)}`));
-    await saveAll();
+    // Slices of a few steps, so the clock is looked at often enough to stop inside the budget.
+    const slice = Math.min(SLICE_STEPS, every - (trainer.step % every), steps - trainer.step);
+    await trainer.run(slice, (m) => bar.update(m.step, stepLine(m, `|g| ${m.grad_norm.toFixed(2)} lr ${m.lr.toExponential(2)}`)));
+    const now = performance.now();
+    const stepMs = (now - started) / Math.max(1, trainer.step - startStep);
+    // Stop when one more slice and the final save would overrun the budget.
+    const stop = !trainer.done && now - started + SLICE_STEPS * stepMs + saveMs + chunkEvalMs(evalEvery) > budgetMs;
+    if (trainer.done || stop || trainer.step % every === 0 || now - lastSave > checkpointMinutes * 60_000) {
+      const t = performance.now();
+      await saveState();
+      lastSave = performance.now();
+      saveMs = Math.max(saveMs, lastSave - t);
+    }
+    if (stop) {
+      if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, evalEvery, cfgScale, compute));
+      writeMetrics();
+      console.log(`\nchunk ${compute.chunks} ends at step ${trainer.step}/${steps} (the --minutes budget). Commit ${work}/ to keep it, then continue with:\n  npm run soar -- pretrain ${argLine(args)} --resume`);
+      trainer.release();
+      return 0;
+    }
   }
-  const seconds = (performance.now() - started) / 1000;
+  account();
+  // The bundle that ships: the weight average when the run keeps one (cleaner samples), else the last weights.
+  await withWeights(trainer, await trainer.emaWeights(), async () => {
+    const files = await saveBase(base, id, `pretrained ${trainer.step} steps`, 'text_encoder.onnx');
+    writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
+  });
+  if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, evalEvery, cfgScale, compute));
+  writeMetrics();
   trainer.release();
 
   // Evaluate exactly what ships: reload the bundle from its bytes.
@@ -151,11 +213,92 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   writeFileSync(join(out, 'samples.png'), gridPng(result.images, { scale: 2, cols: 12 }));
   writeFileSync(join(out, 'loss.png'), linePlotPng([{ color: [40, 100, 220], points: smooth(trainer.history).map((m) => [m.step, m.loss] as const) }], { logY: true }));
   const adapter = describeAdapter(engine.gpu.summary);
-  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, captionUse, seconds, resumedFrom: startStep, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, args: argLine(args) });
+  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, emaDecay, captionUse, compute, chunkEvals, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, args: argLine(args) });
   writeFileSync(join(out, 'README.md'), card);
   writeFileSync(join(out, 'eval.json'), JSON.stringify({ model: id, cfg: cfgScale, ...result, images: undefined }, null, 1));
   console.log(card);
   return 0;
+}
+
+/** Steps between looks at the clock (a studio-s step at batch 16 takes ~2 s here). */
+const SLICE_STEPS = 10;
+
+/** Total compute of a pretraining run across its chunks. */
+interface Compute {
+  images: number;
+  seconds: number;
+  chunks: number;
+}
+
+/** Evaluator scores of the weights at the end of a chunk (the learning curve against images seen). */
+interface ChunkEval {
+  step: number;
+  images: number;
+  hours: number;
+  prompts: number;
+  sampleSteps: number;
+  overall: number;
+  perTask: Record<string, number>;
+}
+
+/** Sampling steps of the chunk evaluation: the issue's yardstick is 20 Euler steps. */
+const CHUNK_EVAL_STEPS = 20;
+
+/** A generous estimate of a chunk evaluation's time, so a chunk stops early enough to run it. */
+function chunkEvalMs(prompts: number): number {
+  return prompts ? 30_000 + prompts * 4_000 : 0;
+}
+
+function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; evals: ChunkEval[]; compute: Compute | null } {
+  let m: { captionUse?: CaptionUse[]; evals?: ChunkEval[]; compute?: Compute };
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as typeof m;
+  } catch (e) {
+    throw new Error(`--resume: ${path} is not readable JSON (${(e as Error).message}); restore it from the repository (git checkout -- ${path})`);
+  }
+  const c = m.compute;
+  const compute = c && Number.isFinite(c.images) && Number.isFinite(c.seconds) && Number.isInteger(c.chunks) ? c : null;
+  return {
+    captionUse: (Array.isArray(m.captionUse) ? m.captionUse : []).filter((u) => u.step <= step),
+    evals: (Array.isArray(m.evals) ? m.evals : []).filter((u) => u.step <= step),
+    compute,
+  };
+}
+
+/**
+ * Runs `fn` with `weights` (by parameter name) in the trainer's parameters, then puts the training weights
+ * back: the bundle and the evaluation see the weight average, the next step the weights being trained.
+ */
+async function withWeights<R>(trainer: Trainer, weights: Map<string, Float32Array> | null, fn: () => Promise<R>): Promise<R> {
+  if (!weights) return fn();
+  const params = trainer.parameters();
+  const current = await Promise.all(params.map((p) => p.toArray()));
+  const gpu = params[0].engine.gpu;
+  params.forEach((p) => gpu.write(p.buffer, weights.get(p.name)!));
+  try {
+    return await fn();
+  } finally {
+    params.forEach((p, k) => gpu.write(p.buffer, current[k]));
+  }
+}
+
+/** Scores what would ship now (the weight average if kept) on held-out prompts, as the model card's curve. */
+async function evaluateChunk(engine: Engine, trainer: Trainer, base: LoadedBase, id: string, work: string, prompts: number, cfgScale: number, compute: Compute): Promise<ChunkEval> {
+  const dir = join(work, 'eval-bundle');
+  await withWeights(trainer, await trainer.emaWeights(), async () => {
+    writeBaseDir(dir, await saveBase(base, id, `chunk evaluation at step ${trainer.step}`));
+  });
+  const loaded = readBaseDir(engine, dir, 'the evaluation bundle was not written');
+  try {
+    const r = await evaluateModel(engine, loaded, { prompts, stepCounts: [CHUNK_EVAL_STEPS], cfgScale, driftSamples: 0 });
+    const at = r.byStep[0];
+    const e: ChunkEval = { step: trainer.step, images: compute.images, hours: compute.seconds / 3600, prompts, sampleSteps: CHUNK_EVAL_STEPS, overall: at.overall, perTask: at.perTask };
+    console.log(`evaluator at step ${trainer.step} (${compute.images.toLocaleString('en-US')} images): overall ${e.overall.toFixed(3)} on ${prompts} held-out prompts, ${CHUNK_EVAL_STEPS} steps`);
+    return e;
+  } finally {
+    loaded.model.release();
+    loaded.textEncoder.release();
+  }
 }
 
 function parameterTotal(t: Trainer): string {
@@ -192,9 +335,11 @@ interface CardInput {
   adapter: string;
   dropout: number;
   encoderLrScale: number;
+  emaDecay: number;
   captionUse: CaptionUse[];
-  seconds: number;
-  resumedFrom: number;
+  /** Compute over every chunk of the run. */
+  compute: Compute;
+  chunkEvals: ChunkEval[];
   history: StepMetrics[];
   validation: Array<{ step: number; loss: number }>;
   result: EvalResult;
@@ -224,7 +369,7 @@ function modelCard(c: CardInput): string {
     `npm run soar -- pretrain${c.args ? ' ' + c.args : ''}`,
     '```',
     '',
-    `Took ${fmtTime(c.seconds)}${c.resumedFrom ? ` (after resuming at step ${c.resumedFrom})` : ''} on ${c.adapter} through Dawn (${((c.seconds * 1000) / Math.max(1, c.cfg.max_train_steps - c.resumedFrom)).toFixed(0)} ms per step). Same seed, same numbers: the data order, the noise and the initialisation are all seeded.`,
+    `Compute: ${c.compute.images.toLocaleString('en-US')} images in ${(c.compute.seconds / 3600).toFixed(2)} hours over ${c.compute.chunks} chunk${c.compute.chunks > 1 ? 's' : ''} (each chunk a \`--minutes\` budget that the next continues exactly), on ${c.adapter} through Dawn (${(c.compute.images / Math.max(1, c.compute.seconds)).toFixed(2)} images/s). Same seed, same numbers: the data order, the noise and the initialisation are all seeded.`,
     '',
     '## Model',
     '',
@@ -240,6 +385,7 @@ function modelCard(c: CardInput): string {
     `- Data: \`builtin:broad\` (seed ${c.cfg.seed}), ${c.images} distinct images at ${p.meta.resolution}×${p.meta.resolution}, ${seenTimes(c.cfg.max_train_steps * c.cfg.train_batch_size, c.images)}; captions replaced by the empty caption with probability ${c.dropout} (per image) for classifier-free guidance.`,
     `- Flow matching (SFT, velocity = noise − data), logit-normal t, shift ${c.cfg.shift}; denoiser and text encoder trained jointly, every parameter.`,
     `- ${c.cfg.max_train_steps} steps, batch ${c.cfg.train_batch_size}, AdamW lr ${c.cfg.learning_rate} (text encoder × ${c.encoderLrScale}; ${c.cfg.lr_warmup_steps} warm-up steps, cosine to 0), betas (${c.cfg.adam_beta1}, ${c.cfg.adam_beta2}), weight decay ${c.cfg.adam_weight_decay}, gradient clipping ${c.cfg.max_grad_norm}.`,
+    ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
     `- Caption use (the same validation images and noise with every caption empty; equal losses mean the model ignores its captions): ${captionUseLine(c.captionUse)}.`,
     '',
@@ -257,7 +403,24 @@ function modelCard(c: CardInput): string {
     '',
     `Final-state trajectory drift from the ideal path (8 clean images): ${c.result.drift[0].final.toFixed(4)}. Samples: samples.png (prompts in the order of eval.json).`,
     '',
+    ...chunkCurve(c.chunkEvals),
   ].join('\n');
+}
+
+/** The evaluator's score against images seen, one row per chunk: how far the compute at hand got. */
+function chunkCurve(evals: ChunkEval[]): string[] {
+  if (!evals.length) return [];
+  const tasks = Object.keys(evals[evals.length - 1].perTask);
+  return [
+    '## Score against images seen',
+    '',
+    `At the end of every chunk, on ${evals[0].prompts} held-out prompts, ${evals[0].sampleSteps} Euler steps:`,
+    '',
+    '| step | images | hours | overall | ' + tasks.join(' | ') + ' |',
+    '|---:|---:|---:|---:|' + tasks.map(() => '---:').join('|') + '|',
+    ...evals.map((e) => `| ${e.step} | ${e.images.toLocaleString('en-US')} | ${e.hours.toFixed(2)} | ${e.overall.toFixed(3)} | ${tasks.map((t) => (e.perTask[t] ?? 0).toFixed(3)).join(' | ')} |`),
+    '',
+  ];
 }
 
 function seenTimes(examples: number, images: number): string {

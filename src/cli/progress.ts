@@ -40,3 +40,9 @@ export function fmtTime(s: number): string {
   const sec = Math.floor(s % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
 }
+
+/** What a training progress line shows after the bar: the losses and the step's GFLOP/s (analytic FLOPs / wall). */
+export function stepLine(m: { loss: number; loss_aux: number | null; gflops?: number }, more = ''): string {
+  const rate = m.gflops ? `  ${m.gflops.toFixed(2)} GFLOP/s` : '';
+  return `loss ${m.loss.toFixed(4)}${m.loss_aux !== null ? ` aux ${m.loss_aux.toFixed(4)}` : ''}${more ? ' ' + more : ''}${rate}`;
+}

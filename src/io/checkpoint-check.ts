@@ -23,6 +23,7 @@ export function readHistory(o: JsonObject, k: string): StepMetrics[] {
   return o.objects(k).map((h) => {
     h.int('step');
     for (const m of METRICS) h.numOrNull(m);
+    if (h.value.gflops !== undefined) h.numOrNull('gflops'); // newer histories only
     h.bool('skipped');
     return h.value as unknown as StepMetrics;
   });
@@ -70,13 +71,14 @@ export function nonFiniteIndex(data: Float32Array): number {
 export function checkCheckpointTensors(tensors: Checkpoint['tensors'], adam: Checkpoint['adam'], path: string, fail: Fail): void {
   const sizes = Object.values(tensors).map((t) => t.data.length);
   const n = sizes.length;
-  if (adam.steps.length !== n || adam.m.length !== n || adam.v.length !== n) {
+  if (adam.steps.length !== n || adam.m.length !== n || adam.v.length !== n || (adam.ema && adam.ema.length !== n)) {
     fail(`${path} has ${n} tensors but Adam state for ${adam.steps.length} (${adam.m.length} first and ${adam.v.length} second moments)`);
   }
   let moments = 0;
   for (let j = 0; j < n; j++) {
     if (!adam.m[j] || !adam.v[j]) fail(`${path} lacks the Adam moments of parameter ${j}`);
     if (adam.m[j].length !== adam.v[j].length) fail(`${path}: Adam moments ${j} have ${adam.m[j].length} and ${adam.v[j].length} values`);
+    if (adam.ema && adam.ema[j]?.length !== adam.m[j].length) fail(`${path}: the moving average of parameter ${j} does not match its moments`);
     moments += adam.m[j].length;
   }
   const values = sizes.reduce((a, b) => a + b, 0);
@@ -85,6 +87,7 @@ export function checkCheckpointTensors(tensors: Checkpoint['tensors'], adam: Che
     ...Object.entries(tensors).map(([k, t]): [string, Float32Array] => [k, t.data]),
     ...adam.m.map((d, j): [string, Float32Array] => [`adam.m/${j}`, d]),
     ...adam.v.map((d, j): [string, Float32Array] => [`adam.v/${j}`, d]),
+    ...(adam.ema ?? []).map((d, j): [string, Float32Array] => [`adam.ema/${j}`, d]),
   ];
   for (const [name, data] of arrays) {
     const i = nonFiniteIndex(data);

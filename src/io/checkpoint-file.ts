@@ -13,6 +13,7 @@ export function checkpointToBytes(ck: Checkpoint): Uint8Array {
   for (const [name, t] of Object.entries(ck.tensors)) tensors.set(`param/${name}`, t);
   ck.adam.m.forEach((m, i) => tensors.set(`adam.m/${i}`, { shape: [m.length], data: m }));
   ck.adam.v.forEach((v, i) => tensors.set(`adam.v/${i}`, { shape: [v.length], data: v }));
+  ck.adam.ema?.forEach((a, i) => tensors.set(`adam.ema/${i}`, { shape: [a.length], data: a }));
   const meta = {
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify(ck.config),
@@ -41,13 +42,13 @@ export function checkpointFromBytes(bytes: Uint8Array): Checkpoint {
   const m = file.metadata;
   if (m.format !== CHECKPOINT_FORMAT) throw new Error(`not a SOAR Studio checkpoint (format ${show(m.format ?? null)}, expected ${CHECKPOINT_FORMAT})`);
   const tensors: Checkpoint['tensors'] = {};
-  const moments = { m: [] as Float32Array[], v: [] as Float32Array[] };
+  const moments = { m: [] as Float32Array[], v: [] as Float32Array[], ema: [] as Float32Array[] };
   const adamKeys: string[] = [];
   for (const [key, t] of file.tensors) {
-    const adam = /^adam\.([mv])\/(\d{1,9})$/.exec(key);
+    const adam = /^adam\.(m|v|ema)\/(\d{1,9})$/.exec(key);
     if (key.startsWith('param/')) tensors[key.slice(6)] = { shape: t.shape, data: t.data };
     else if (adam) {
-      moments[adam[1] as 'm' | 'v'][Number(adam[2])] = t.data;
+      moments[adam[1] as 'm' | 'v' | 'ema'][Number(adam[2])] = t.data;
       adamKeys.push(key);
     } else fail(`unexpected tensor ${show(key)}`);
   }
@@ -61,8 +62,11 @@ export function checkpointFromBytes(bytes: Uint8Array): Checkpoint {
   const config = readTrainConfig(json('config'), 'metadata config', fail);
   // Indices must be exactly 0..n-1 (a key such as adam.m/999999999 would otherwise make a sparse list).
   const n = state.adamSteps.length;
-  if (adamKeys.length !== 2 * n || moments.m.length !== n || moments.v.length !== n) fail(`the Adam moments are not adam.m/0..${n - 1} and adam.v/0..${n - 1}`);
-  const adam = { steps: state.adamSteps, m: moments.m, v: moments.v };
+  const withEma = moments.ema.length > 0;
+  if (adamKeys.length !== (withEma ? 3 : 2) * n || moments.m.length !== n || moments.v.length !== n || (withEma && moments.ema.length !== n)) {
+    fail(`the Adam moments are not adam.m/0..${n - 1} and adam.v/0..${n - 1}${withEma ? ` (with adam.ema/0..${n - 1})` : ''}`);
+  }
+  const adam = { steps: state.adamSteps, m: moments.m, v: moments.v, ...(withEma ? { ema: moments.ema } : {}) };
   checkCheckpointTensors(tensors, adam, 'the checkpoint', fail);
   return { config, step: state.step, rng: state.rng, order: state.order, tensors, adam, history: state.history, validation: state.validation };
 }

@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import type { AdapterSummary } from '../gpu/device';
 import type { SelfTestResult } from '../gpu/selftest';
+import type { KernelChoices } from '../tensor/kernels';
 import type { UnavailableReason, WorkerToUi } from '../worker/protocol';
 
 export interface GpuState {
@@ -13,6 +14,8 @@ export interface GpuState {
   /** Errors that are not "WebGPU is missing", newest last. */
   errors: { stage: string; message: string }[];
   lost: { reason: string; message: string } | null;
+  /** The kernel variants the worker chose for this adapter (see src/tensor/tuning.ts). */
+  kernels: { phase: 'measuring' } | { phase: 'ready'; text: string; measuredMs: number | null; choices: KernelChoices } | { phase: 'failed'; message: string } | null;
 }
 
 export const initialGpuState: GpuState = {
@@ -22,6 +25,7 @@ export const initialGpuState: GpuState = {
   unavailable: null,
   errors: [],
   lost: null,
+  kernels: null,
 };
 
 /** Pure reducer, so the state machine is testable without a worker. */
@@ -37,6 +41,8 @@ export function reduceGpu(state: GpuState, m: WorkerToUi): GpuState {
       return { ...state, errors: [...state.errors, { stage: m.stage, message: m.message }] };
     case 'gpu/lost':
       return { ...state, lost: { reason: m.reason, message: m.message } };
+    case 'gpu/kernels':
+      return { ...state, kernels: m.phase === 'ready' ? { phase: 'ready', text: m.text, measuredMs: m.measuredMs, choices: m.choices } : m };
     default:
       return state; // messages for the other stores
   }

@@ -26,7 +26,7 @@ import { gradNorm } from './ops/optim';
 import type { Tensor } from './tensor';
 
 /** Bump when a kernel or a workload below changes: cached choices from older code are measured again. */
-export const TUNING_VERSION = 5;
+export const TUNING_VERSION = 6;
 
 export interface Measurement {
   op: 'matmul' | 'attention' | 'reduction';
@@ -134,7 +134,10 @@ async function outputs(engine: Engine, c: Candidate): Promise<Float32Array[]> {
   return out;
 }
 
-/** Picks the fastest correct variant of `variants`; the first is the reference the others must agree with. */
+/**
+ * Picks the fastest correct variant of `variants`. `reference` (default: the first variant) computes the
+ * numbers the others must agree with; a reference that is not among the variants is run once, not timed.
+ */
 export async function chooseVariant<V extends string>(
   engine: Engine,
   op: Measurement['op'],
@@ -143,18 +146,19 @@ export async function chooseVariant<V extends string>(
   candidate: (v: V) => Candidate,
   reps: number,
   log: (m: Measurement) => void,
+  referenceVariant: V = variants[0],
 ): Promise<{ best: V; measurements: Measurement[] }> {
-  const reference = await outputs(engine, candidate(variants[0]));
+  const reference = await outputs(engine, candidate(referenceVariant));
   const measurements: Measurement[] = [];
   let best = variants[0];
   let bestMs = Infinity;
   for (const v of variants) {
     const c = candidate(v);
-    const got = v === variants[0] ? reference : await outputs(engine, c);
+    const got = v === referenceVariant ? reference : await outputs(engine, c);
     const err = Math.max(...got.map((g, i) => relativeError(g, reference[i])));
     const m: Measurement = err <= MAX_RELATIVE_ERROR
       ? { op, shapeClass, variant: v, ms: await time(engine, c, reps) }
-      : { op, shapeClass, variant: v, ms: null, refused: `relative error ${err.toExponential(1)} against ${variants[0]}` };
+      : { op, shapeClass, variant: v, ms: null, refused: `relative error ${err.toExponential(1)} against ${referenceVariant}` };
     measurements.push(m);
     log(m);
     if (m.ms !== null && m.ms < bestMs) {
@@ -183,11 +187,12 @@ export async function tuneKernels(engine: Engine, opts: { reps?: number; log?: (
         tA,
         tB,
       }));
-      // naive first: the simplest kernel is the reference the register-blocked ones must agree with.
-      const order: MatmulVariant[] = ['naive', ...MATMUL_VARIANTS.filter((v) => v !== 'naive')];
-      const r = await chooseVariant(e, 'matmul', cls, order, (v) => ({
+      // v1 (naive), the simplest kernel, is the reference the register-blocked ones must agree with; it is a
+      // candidate only for tiny problems (elsewhere it is many times slower: timing it would only cost seconds).
+      const variants = cls === 'tiny' ? MATMUL_VARIANTS : MATMUL_VARIANTS.filter((v) => v !== 'naive');
+      const r = await chooseVariant<MatmulVariant>(e, 'matmul', cls, variants, (v) => ({
         record: () => e.noGrad(() => operands.map((o) => matmulWith(v, o.a, o.b, { transA: o.tA, transB: o.tB }))),
-      }), reps, log);
+      }), reps, log, 'naive');
       choices.matmul[cls] = r.best;
       measurements.push(...r.measurements);
     }

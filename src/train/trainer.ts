@@ -17,6 +17,7 @@ import type { Tensor } from '../tensor/tensor';
 import { LoraSet } from '../model/lora';
 import type { MMDiT } from '../model/mmdit';
 import { SeededRandom } from '../model/random';
+import { trainStepFlops } from '../model/flops';
 import { learningRate, validateTrainConfig, type TrainConfig } from './config';
 import { sampleT, shiftSigma, timestepOf } from './schedule';
 import { trainStep, type StepResult, type Unconditional } from './step';
@@ -41,6 +42,11 @@ export interface StepMetrics {
   grad_norm: number;
   lr: number;
   ms_per_step: number;
+  /**
+   * GFLOP/s of the step: the denoiser's analytic FLOPs (src/model/flops.ts trainStepFlops: forwards and
+   * backwards of every pass) over ms_per_step, as llm.c reports MFU. Absent in histories from older runs.
+   */
+  gflops?: number;
   skipped: boolean;
 }
 
@@ -71,7 +77,8 @@ export interface Checkpoint {
   order: DataOrder;
   /** Trainable tensors by name (LoRA A/B in post-training, every base weight in pretraining). */
   tensors: Record<string, { shape: number[]; data: Float32Array }>;
-  adam: { steps: number[]; m: Float32Array[]; v: Float32Array[] };
+  /** Adam's state; `ema`: the parameters' moving average when the run keeps one (pretraining's emaDecay). */
+  adam: { steps: number[]; m: Float32Array[]; v: Float32Array[]; ema?: Float32Array[] };
   history: StepMetrics[];
   validation: Array<{ step: number; loss: number }>;
 }
@@ -86,6 +93,11 @@ export interface TrainerOptions {
    * `lrScale` multiplies the encoder's learning rate (default 1): see PRETRAIN_DEFAULTS for why it is lower.
    */
   textEncoder?: { model: TextEncoderModel; tokenizer: Tokenizer; lrScale?: number };
+  /**
+   * Keeps an exponential moving average of every trainable parameter with this decay (0: none), updated after
+   * each applied step and saved in checkpoints; pretraining samples and ships the average (emaWeights).
+   */
+  emaDecay?: number;
 }
 
 /** Fixed seed of the validation draws: the same noise and t for every run and every method. */
@@ -101,6 +113,8 @@ export class Trainer {
   private order: DataOrder = { epoch: 0, cursor: 0 };
   private permutation: Uint32Array;
   private lastStepEnd = 0;
+  /** Analytic FLOPs of one optimizer step (set at the first step, from the batch's shapes). */
+  private stepFlops: number | undefined;
   private stopped: Error | null = null;
 
   private constructor(
@@ -133,7 +147,7 @@ export class Trainer {
       eps: config.adam_epsilon,
       weightDecay: config.adam_weight_decay,
       maxGradNorm: config.max_grad_norm,
-    }, this.parameterLrScales());
+    }, this.parameterLrScales(), opts.emaDecay ?? 0);
     this.rng = new Rng(config.seed);
     this.permutation = epochPermutation(data.size, config.seed, 0);
   }
@@ -183,7 +197,9 @@ export class Trainer {
       const parts: Array<{ loss: Tensor; main: Tensor; aux: Tensor | null }> = [];
       const nAux: number[] = [];
       for (const hb of hostBatches) {
-        const r = trainStep(this.model, this.upload(hb), this.unconditional(), cfg, this.rng, { capture: Boolean(opts.capture) });
+        const batch = this.upload(hb);
+        this.stepFlops ??= accum * trainStepFlops(this.model.config, { batch: batch.z0.shape[0], height: batch.z0.shape[2], width: batch.z0.shape[3], tokens: batch.context.shape[1] }, cfg).total;
+        const r = trainStep(this.model, batch, this.unconditional(), cfg, this.rng, { capture: Boolean(opts.capture) });
         opts.capture?.(r);
         parts.push({ loss: r.loss, main: r.lossMain, aux: r.lossAux });
         nAux.push(r.nAux);
@@ -215,6 +231,7 @@ export class Trainer {
         grad_norm: opt.norm,
         lr,
         ms_per_step: ms,
+        gflops: ms > 0 && this.stepFlops ? this.stepFlops / ms / 1e6 : 0,
         skipped: opt.skipped,
       };
       if (opt.skipped || !Number.isFinite(m.loss)) {
@@ -296,6 +313,13 @@ export class Trainer {
       history: [...this.history],
       validation: [...this.validation],
     };
+  }
+
+  /** The moving average of every trainable parameter, by name (null when the trainer keeps none). */
+  async emaWeights(): Promise<Map<string, Float32Array> | null> {
+    const ema = (await this.optimizer.state()).ema;
+    if (!ema) return null;
+    return new Map(this.parameters().map((p, k) => [p.name, ema[k]]));
   }
 
   /** Restores a checkpoint taken from a trainer with the same config and data: the run continues exactly. */

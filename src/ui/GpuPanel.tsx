@@ -22,6 +22,7 @@ export function GpuPanel() {
       {state.phase === 'searching' && <p className="muted" data-testid="gpu-searching">Looking for a WebGPU adapter…</p>}
       {state.unavailable && <Unavailable {...state.unavailable} />}
       {state.adapter?.summary.isSoftware && <SoftwareWarning />}
+      {state.kernels && <Kernels kernels={state.kernels} />}
       {state.lost && (
         <div className="notice notice-error" role="alert" data-testid="gpu-lost">
           <strong>The GPU device was lost ({state.lost.reason}).</strong> {state.lost.message} Reload the page to start again.
@@ -41,6 +42,25 @@ export function GpuPanel() {
         </details>
       )}
     </section>
+  );
+}
+
+/** Which kernel variants the worker measured fastest on this adapter (or is measuring now). */
+function Kernels({ kernels }: { kernels: NonNullable<GpuState['kernels']> }) {
+  if (kernels.phase === 'measuring') {
+    return <p className="muted" data-testid="gpu-kernels" data-phase="measuring">Choosing the fastest kernels for this adapter (a few seconds, once)…</p>;
+  }
+  if (kernels.phase === 'failed') {
+    return (
+      <p className="muted" data-testid="gpu-kernels" data-phase="failed">
+        Kernel choice could not be measured ({kernels.message}); the default kernels run: correct, perhaps slower.
+      </p>
+    );
+  }
+  return (
+    <p className="muted kernels-line" data-testid="gpu-kernels" data-phase="ready" title="Measured on this adapter by the autotuner; the choice is kept per adapter">
+      Kernels: {kernels.text} ({kernels.measuredMs !== null ? `measured in ${formatMs(kernels.measuredMs)}` : 'measured before, cached'})
+    </p>
   );
 }
 

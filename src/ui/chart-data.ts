@@ -4,7 +4,7 @@
 import type { StepMetrics } from '../train/trainer';
 import type { RunSummary } from '../worker/protocol';
 
-export type MetricKey = 'loss' | 'loss_main' | 'loss_aux' | 'grad_norm' | 'lr' | 'validation' | 'ms_per_step';
+export type MetricKey = 'loss' | 'loss_main' | 'loss_aux' | 'grad_norm' | 'lr' | 'validation' | 'ms_per_step' | 'gflops';
 
 export interface MetricSpec {
   key: MetricKey;
@@ -23,6 +23,7 @@ export const METRICS: MetricSpec[] = [
   { key: 'grad_norm', title: 'Grad norm', hint: 'global, before clipping', smooth: true },
   { key: 'lr', title: 'Learning rate', hint: 'schedule', smooth: false },
   { key: 'ms_per_step', title: 'ms / step', hint: 'wall time per optimizer step', smooth: true },
+  { key: 'gflops', title: 'GFLOP/s', hint: "the step's analytic FLOPs per wall second (its ms / step)", smooth: true },
 ];
 
 export interface ChartSettings {

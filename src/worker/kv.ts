@@ -2,6 +2,7 @@
 // over fake-indexeddb, a real IndexedDB implementation). Values are structured clones, so Float32Arrays and
 // Uint8Arrays are stored as binary, not as JSON.
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import type { KernelCache } from '../tensor/tuning';
 
 export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
@@ -23,4 +24,9 @@ export function idbStore(db = STUDIO_DB, store = STUDIO_STORE): KeyValueStore {
     del: (key) => del(key, s()),
     keys: async () => (await keys(s())).map(String),
   };
+}
+
+/** The kernel autotuner's cache (src/tensor/tuning.ts) in the studio's store: one entry per adapter. */
+export function kvKernelCache(kv: KeyValueStore): KernelCache {
+  return { load: (key) => kv.get(`kernels:${key}`), save: (key, value) => kv.set(`kernels:${key}`, value) };
 }

@@ -4,6 +4,8 @@
 // payloads (LoRA files) are transferred, not copied.
 import type { AdapterSummary } from '../gpu/device';
 import type { SelfTestResult } from '../gpu/selftest';
+import type { KernelChoices } from '../tensor/kernels';
+import type { Measurement } from '../tensor/tuning';
 import type { StepMetrics } from '../train/trainer';
 import type { TrainConfig } from '../train/config';
 
@@ -151,6 +153,10 @@ export type WorkerToUi =
    *  that did not load. */
   | { type: 'gpu/error'; stage: 'device' | 'selftest' | 'worker'; message: string }
   | { type: 'gpu/lost'; reason: string; message: string }
+  /** The kernel variants chosen for this adapter: being measured, chosen (measured now or cached), or failed. */
+  | { type: 'gpu/kernels'; phase: 'measuring' }
+  | { type: 'gpu/kernels'; phase: 'ready'; choices: KernelChoices; text: string; measuredMs: number | null; measurements: Measurement[] }
+  | { type: 'gpu/kernels'; phase: 'failed'; message: string }
   | { type: 'base/ready'; base: BaseInfo }
   | { type: 'base/error'; message: string; advice: string }
   | { type: 'data/progress'; phase: 'scan' | 'decode' | 'encode'; done: number; total: number }

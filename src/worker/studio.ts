@@ -4,6 +4,9 @@
 import type { GpuContext } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
+import { describeKernelChoices } from '../tensor/kernels';
+import { loadOrTuneKernels } from '../tensor/tuning';
+import { kvKernelCache } from './kv';
 import { entriesFromFiles, ingestDataset, type ImageDecoder } from '../data/ingest';
 import { BaseLoadError, loadStudioBase, releaseBase, type Fetch, type OnnxEncoderFactory, type StudioBase } from './base';
 import { compareSample, type ColumnSpec, type Scorer } from './compare';
@@ -94,9 +97,21 @@ export class Studio {
 
   // ------------------------------------------------------------------------------------------------ GPU
 
-  /** The probe found a device: one engine for everything. Its loss pauses every run. */
-  attachGpu(ctx: GpuContext): Engine {
-    return this.attachEngine(new Engine(new Gpu(ctx)));
+  /**
+   * The probe found a device: one engine for everything, its kernel variants chosen for this adapter first
+   * (measured once, then cached per adapter in IndexedDB), so the first step already runs the fast ones. A
+   * failed measurement keeps the defaults: slower, never wrong. Its loss pauses every run.
+   */
+  async attachGpu(ctx: GpuContext): Promise<Engine> {
+    const engine = new Engine(new Gpu(ctx));
+    this.deps.post({ type: 'gpu/kernels', phase: 'measuring' });
+    try {
+      const r = await loadOrTuneKernels(engine, kvKernelCache(this.deps.kv));
+      this.deps.post({ type: 'gpu/kernels', phase: 'ready', choices: r.choices, text: describeKernelChoices(r.choices), measuredMs: r.tuned?.ms ?? null, measurements: r.tuned?.measurements ?? [] });
+    } catch (e) {
+      this.deps.post({ type: 'gpu/kernels', phase: 'failed', message: e instanceof Error ? e.message : String(e) });
+    }
+    return this.attachEngine(engine);
   }
 
   attachEngine(engine: Engine): Engine {

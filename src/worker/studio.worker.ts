@@ -50,7 +50,7 @@ function startProbe(): void {
     },
   );
   void probe.then((ctx) => {
-    if (ctx) studio.attachGpu(ctx);
+    if (ctx) void studio.attachGpu(ctx);
     else studio.gpuUnavailable(sent.find((m) => m.type === 'gpu/unavailable')?.message ?? 'WebGPU is not available');
   });
 }

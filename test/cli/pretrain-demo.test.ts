@@ -25,12 +25,41 @@ const quiet = async <T>(f: () => Promise<T>): Promise<T> => {
 };
 
 describe('pretrain and demo commands', () => {
+  it('pretrain stops inside its --minutes budget with its state saved, and --resume continues exactly (text encoder and weight average included)', { timeout: 240_000 }, async () => {
+    const e = await getEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'soar-chunks-'));
+    const run = (name: string, extra: string[]) =>
+      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '24', '--checkpoint-every', '100', '--ema', '0.9', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '2', ...extra])));
+    const state = (name: string) => checkpointFromBytes(new Uint8Array(readFileSync(join(dir, name, 'work', 'checkpoint.safetensors'))));
+    expect(await run('straight', [])).toBe(0);
+    // A budget smaller than one slice of steps: the chunk ends after its first slice, checkpointed, no bundle.
+    expect(await run('chunks', ['--minutes', '0.001'])).toBe(0);
+    const first = state('chunks');
+    expect(first.step).toBeGreaterThan(0);
+    expect(first.step).toBeLessThan(24);
+    expect(existsSync(join(dir, 'chunks', 'out', 'model.json'))).toBe(false);
+    expect(await run('chunks', ['--resume'])).toBe(0);
+    const [a, b] = [state('straight'), state('chunks')];
+    expect(b.step).toBe(24);
+    expect(b.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
+    for (const [name, t] of Object.entries(a.tensors)) expect(b.tensors[name].data, name).toEqual(t.data);
+    expect(b.adam.ema!.length).toBe(a.adam.ema!.length);
+    b.adam.ema!.forEach((x, k) => expect(x).toEqual(a.adam.ema![k]));
+    // The bundle ships the weight average, and the metrics count both chunks.
+    const metrics = JSON.parse(readFileSync(join(dir, 'chunks', 'work', 'metrics.json'), 'utf8')) as { compute: { images: number; chunks: number }; evals: Array<{ step: number }> };
+    expect(metrics.compute).toMatchObject({ images: 48, chunks: 2 });
+    expect(metrics.evals.map((x) => x.step)).toEqual([first.step, 24]);
+    const shipped = await import('../../src/codec/safetensors').then((m) => m.readSafetensors(new Uint8Array(readFileSync(join(dir, 'chunks', 'out', 'transformer.safetensors')))));
+    const w = 'proj_out.weight';
+    expect(Array.from(shipped.tensors.get(w)!.data)).not.toEqual(Array.from(a.tensors[w].data));
+  });
+
   it('pretrain writes a bundle the studio loads, with a model card, and --resume continues', { timeout: 240_000 }, async () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-pretrain-'));
     const out = join(dir, 'out');
     const work = join(dir, 'work');
-    const common = ['--preset', 'tiny', '--batch', '2', '--checkpoint-every', '2', '--out', out, '--work', work, '--eval-prompts', '3', '--eval-steps', '2'];
+    const common = ['--preset', 'tiny', '--batch', '2', '--checkpoint-every', '2', '--out', out, '--work', work, '--eval-prompts', '3', '--eval-steps', '2', '--chunk-eval-prompts', '2'];
     expect(await quiet(() => pretrainCommand(e, parseArgs([...common, '--steps', '2'])))).toBe(0);
     expect(checkpointFromBytes(new Uint8Array(readFileSync(join(work, 'checkpoint.safetensors')))).step).toBe(2);
     expect(await quiet(() => pretrainCommand(e, parseArgs([...common, '--steps', '4', '--resume'])))).toBe(0);
@@ -47,7 +76,8 @@ describe('pretrain and demo commands', () => {
     const card = readFileSync(join(out, 'README.md'), 'utf8');
     expect(card).toContain('npm run soar -- pretrain --preset tiny');
     expect(card).not.toContain('--resume');
-    expect(card).toMatch(/after resuming at step 2/);
+    expect(card).toMatch(/Compute: 8 images in \d+\.\d{2} hours over 2 chunks/);
+    expect(card).toMatch(/## Score against images seen/);
     expect(card).toMatch(/\| overall \| novel pairs \| in-distribution \|/);
     expect(card).toMatch(/Validation loss \(32 unseen broad images, fixed noise\): 2: \d\.\d{4}, 4: \d\.\d{4}/);
     // Caption use per checkpoint, the one before --resume kept: captioned vs empty-caption validation loss.

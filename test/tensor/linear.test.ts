@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd';
 import { linear, linearLora } from '../../src/tensor/ops/linear';
 import type { MatmulVariant } from '../../src/tensor/ops/matmul';
+import { MATMUL_VARIANTS } from '../../src/tensor/kernels';
 import { linearLoraRef, linearLoraRefBackward, linearRef, type LoraRefAdapter } from '../../src/tensor/reference/matmul';
 import type { Tensor } from '../../src/tensor/tensor';
 import { FWD, GRAD, dot, expectClose, f32, finiteDiff, getEngine, rand, type Tolerance } from './harness';
@@ -83,7 +84,7 @@ async function runCase(variant: MatmulVariant, c: LoraCase, seed: number): Promi
   expect(e.gpu.pool.bytesInUse).toBe(before);
 }
 
-for (const variant of ['naive', 'tiled'] as const) {
+for (const variant of MATMUL_VARIANTS) {
   describe(`linear / linearLora on matmul ${variant} vs float64 reference`, () => {
     CASES.forEach((c, i) => it(c.name, () => runCase(variant, c, 100 * i + 5)));
   });

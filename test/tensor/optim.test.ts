@@ -3,7 +3,7 @@ import { REDUCTION_VARIANTS } from '../../src/tensor/kernels';
 import type { Engine } from '../../src/tensor/engine';
 import type { Tensor } from '../../src/tensor/tensor';
 import { AdamW, CHUNK, arenaLayout, gradNorm, type AdamWHyper } from '../../src/tensor/ops/optim';
-import { ADAMW_DEFAULTS, refAdamState, refAdamWStep, refClipCoef, refGradNorm, type RefAdamState } from '../../src/tensor/reference/optim';
+import { ADAMW_DEFAULTS, refAdamState, refAdamWStep, refClipCoef, refEma, refGradNorm, type RefAdamState } from '../../src/tensor/reference/optim';
 import { expectClose, f32, getEngine, rand } from './harness';
 
 // Awkward sizes: 1, not a multiple of 4, exactly one chunk, one float past 4 chunks.
@@ -233,5 +233,52 @@ describe('AdamW on the GPU vs torch.optim.AdamW semantics (float64 reference)', 
     release(a, optA);
     optB.dispose();
     for (const p of bParams) p.release();
+  });
+
+  it('keeps a moving average of the parameters: matches the reference, skips refused steps and absent grads, and round-trips', async () => {
+    const e = await getEngine();
+    const hp = { lr: 0.05, weightDecay: 0.1, maxGradNorm: 1 };
+    const full = { ...ADAMW_DEFAULTS, ...hp };
+    const decay = 0.9;
+    const s = setup(e, 31);
+    const opt = new AdamW(s.params, hp, undefined, decay);
+    const ema = s.ref.map((p) => Float64Array.from(p));
+    const step = (grads: Array<Float64Array | null>) => {
+      setGrads(e, s.params, grads);
+      e.scope(() => opt.step());
+      const r = refAdamWStep(s.ref, grads, s.states, full);
+      if (!r.skipped) s.ref.forEach((p, k) => grads[k] && refEma(ema[k], p, decay));
+    };
+    step(makeGrads(s.params, 1, 1));
+    const g2: Array<Float64Array | null> = makeGrads(s.params, 2, 1);
+    g2[2] = null; // no gradient: its average stays
+    step(g2);
+    const bad: Array<Float64Array | null> = makeGrads(s.params, 3, 1);
+    bad[0] = Float64Array.from([Number.NaN]); // refused step: nothing moves, the average neither
+    step(bad);
+    step(makeGrads(s.params, 4, 1));
+    const st = await opt.state();
+    ema.forEach((m, k) => expectClose(st.ema![k], m, TOL, `ema ${k}`));
+    // Round trip: a fresh optimiser loaded from the state continues the same average.
+    const copies = await Promise.all(s.params.map(async (p) => e.parameter(await p.toArray(), p.shape, `${p.name}.copy`)));
+    const again = new AdamW(copies, hp, undefined, decay);
+    again.load(st);
+    const plain = new AdamW(copies, hp); // an optimiser without an average ignores a state's
+    expect(() => plain.load(st)).not.toThrow();
+    plain.dispose();
+    expect(() => again.load({ ...st, ema: undefined })).toThrow(/keeps a moving average/);
+    const g5 = makeGrads(s.params, 5, 1);
+    setGrads(e, s.params, g5);
+    setGrads(e, copies, g5);
+    e.scope(() => {
+      opt.step();
+      again.step();
+    });
+    const [a, b] = [await opt.state(), await again.state()];
+    for (let k = 0; k < copies.length; k++) expect(b.ema![k]).toEqual(a.ema![k]);
+    expect(() => new AdamW(copies, hp, undefined, 1)).toThrow(/emaDecay must be in \[0, 1\)/);
+    release(s, opt);
+    again.dispose();
+    for (const p of copies) p.release();
   });
 });

@@ -7,19 +7,20 @@ import { randomBase } from '../../src/io/base-runtime';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { Trainer } from '../../src/train/trainer';
 import { withCaptionDropout } from '../../src/cli/pretrain';
+import { checkpointFromBytes, checkpointToBytes } from '../../src/io/checkpoint-file';
 import { getEngine } from '../tensor/harness';
 
 const CFG: TrainConfig = { ...DEFAULT_TRAIN, method: 'sft', train_mode: 'full', max_train_steps: 4, train_batch_size: 2, learning_rate: 1e-2, lr_scheduler: 'cosine', lr_warmup_steps: 1 };
 
 describe('joint text-encoder training (pretraining)', () => {
-  it('moves the encoder and the denoiser, checkpoints both, and resumes exactly', async () => {
+  it('moves the encoder and the denoiser, checkpoints both (with their moving average, through the file), and resumes exactly', async () => {
     const e = await getEngine();
     const make = () => randomBase(e, 'tiny', builtinVocabulary(8), 5, { adaLNZero: true });
     const data = withCaptionDropout(builtinData('broad', 16, 8), 0.25, 1);
 
     const a = make();
     const before = await a.textEncoder.toHost();
-    const straight = await Trainer.create(e, a.model, a.embeddings, data, CFG, { textEncoder: { model: a.textEncoder, tokenizer: a.tokenizer } });
+    const straight = await Trainer.create(e, a.model, a.embeddings, data, CFG, { textEncoder: { model: a.textEncoder, tokenizer: a.tokenizer }, emaDecay: 0.9 });
     const names = straight.parameters().map((p) => p.name);
     expect(names.some((n) => n.startsWith('text_model.'))).toBe(true);
     expect(names).toContain('text_projection.weight');
@@ -32,21 +33,29 @@ describe('joint text-encoder training (pretraining)', () => {
     expect(moved('text_model.embeddings.token_embedding.weight')).toBe(true);
     expect(moved('text_model.encoder.layers.0.self_attn.q_proj.weight')).toBe(true);
     expect(moved('text_projection.weight')).toBe(true);
+    // The average trails the weights: between where they started and where they are.
+    const emaStraight = (await straight.emaWeights())!;
+    const w = 'text_projection.weight';
+    expect(emaStraight.get(w)!.some((v, i) => v !== after.get(w)!.data[i] && v !== before.get(w)!.data[i])).toBe(true);
     straight.release();
     expect(a.textEncoder.parameters()).toEqual([]); // frozen again after training
 
     const b = make();
-    const first = await Trainer.create(e, b.model, b.embeddings, data, CFG, { textEncoder: { model: b.textEncoder, tokenizer: b.tokenizer } });
+    const first = await Trainer.create(e, b.model, b.embeddings, data, CFG, { textEncoder: { model: b.textEncoder, tokenizer: b.tokenizer }, emaDecay: 0.9 });
     const part: number[] = [];
     await first.run(2, (m) => part.push(m.loss));
-    const ck = await first.checkpoint();
+    // Through the checkpoint file, as the pretrain command writes it between chunks.
+    const ck = checkpointFromBytes(checkpointToBytes(await first.checkpoint()));
     expect(Object.keys(ck.tensors)).toContain('text_model.final_layer_norm.weight');
+    expect(ck.adam.ema?.length).toBe(names.length);
     first.release();
     const c = make();
-    const resumed = await Trainer.create(e, c.model, c.embeddings, data, CFG, { textEncoder: { model: c.textEncoder, tokenizer: c.tokenizer } });
+    const resumed = await Trainer.create(e, c.model, c.embeddings, data, CFG, { textEncoder: { model: c.textEncoder, tokenizer: c.tokenizer }, emaDecay: 0.9 });
     resumed.restore(ck);
     await resumed.run(2, (m) => part.push(m.loss));
     expect(part).toEqual(all);
+    const emaResumed = (await resumed.emaWeights())!;
+    for (const n of names) expect(emaResumed.get(n), n).toEqual(emaStraight.get(n));
     resumed.release();
     for (const base of [a, b, c]) {
       base.model.release();

@@ -14,6 +14,7 @@
 // step ever waiting on a readback. That is GradScaler's "skip the step" semantics.
 import gradnormWgsl from '../../../shaders/gradnorm.wgsl?raw';
 import adamwWgsl from '../../../shaders/adamw.wgsl?raw';
+import emaWgsl from '../../../shaders/ema.wgsl?raw';
 import type { Engine } from '../engine';
 import type { PooledBuffer } from '../../gpu/runtime';
 import type { Tensor } from '../tensor';
@@ -27,6 +28,7 @@ export const CHUNK = 1024;
 
 const NORM_PARTIAL = { name: 'gradnorm.partial', code: gradnormWgsl, entryPoint: 'partial' };
 const NORM_FINISH = { name: 'gradnorm.finish', code: gradnormWgsl, entryPoint: 'finish' };
+const EMA = { name: 'ema', code: emaWgsl };
 const NORM_PARTIAL_SERIAL = { name: 'gradnorm.partial_serial', code: gradnormWgsl, entryPoint: 'partial_serial' };
 const ADAMW_PREPARE = { name: 'adamw.prepare', code: adamwWgsl, entryPoint: 'prepare' };
 const ADAMW_UPDATE = { name: 'adamw.update', code: adamwWgsl, entryPoint: 'update' };
@@ -125,6 +127,8 @@ export interface AdamWState {
   steps: number[];
   m: Float32Array[];
   v: Float32Array[];
+  /** The parameters' moving average, when the optimiser keeps one (emaDecay > 0). */
+  ema?: Float32Array[];
 }
 
 function checkHyper(hp: AdamWHyper): void {
@@ -166,8 +170,17 @@ export class AdamW {
   private lastActive: boolean[] | null = null;
   private disposed = false;
 
-  /** `lrScales[k]` multiplies the learning rate (and so the weight decay step) of parameter k: parameter groups. */
-  constructor(params: readonly Tensor[], hp: Partial<AdamWHyper> = {}, lrScales: readonly number[] = params.map(() => 1)) {
+  /** The parameters' exponential moving average (same arena layout), when emaDecay > 0. */
+  private readonly ema: Tensor | null;
+  readonly emaDecay: number;
+
+  /**
+   * `lrScales[k]` multiplies the learning rate (and so the weight decay step) of parameter k: parameter groups.
+   * `emaDecay` > 0 keeps an exponential moving average of the parameters, updated after every applied step
+   * (one more dispatch), starting from the parameters as they are now.
+   */
+  constructor(params: readonly Tensor[], hp: Partial<AdamWHyper> = {}, lrScales: readonly number[] = params.map(() => 1), emaDecay = 0) {
+    if (!(emaDecay >= 0 && emaDecay < 1)) throw new RangeError(`AdamW: emaDecay must be in [0, 1), got ${emaDecay}`);
     if (params.length === 0) throw new RangeError('AdamW: no parameters');
     if (lrScales.length !== params.length) throw new RangeError(`AdamW: ${lrScales.length} lr scales for ${params.length} parameters`);
     const badScale = lrScales.findIndex((s) => !(s >= 0 && Number.isFinite(s)));
@@ -191,6 +204,9 @@ export class AdamW {
     this.coef = e.gpu.alloc(Math.max(16, n * 16), 'adamw.coef');
     this.lrScale = e.gpu.alloc(Math.max(16, n * 4), 'adamw.lr_scale');
     e.gpu.write(this.lrScale, Float32Array.from(lrScales));
+    this.emaDecay = emaDecay;
+    this.ema = emaDecay > 0 ? e.keep(e.zeros(len, 'adamw.ema')) : null;
+    if (this.ema) gather(e, this.params, this.ema.buffer, this.layout, this.params.map((p) => p.size > 0));
   }
 
   /**
@@ -247,6 +263,15 @@ export class AdamW {
       workgroups: grid1d(layout.nChunks, 1),
       detail: `${this.params.length} tensors, ${layout.length} floats`,
     });
+    if (this.ema) {
+      e.gpu.dispatch({
+        kernel: EMA,
+        buffers: [this.ema.buffer, this.paramArena.buffer, this.chunks, this.coef],
+        uniforms: uniforms([['u32', layout.nChunks], ['f32', 1 - this.emaDecay]]),
+        workgroups: grid1d(layout.nChunks * 256, 64),
+        detail: `${layout.length} floats`,
+      });
+    }
     this.params.forEach((p, k) => {
       if (take[k]) e.gpu.copy(this.paramArena.buffer, layout.offsets[k] * 4, p.buffer, 0, p.size * 4);
     });
@@ -263,16 +288,18 @@ export class AdamW {
   /** Reads the moments and step counts back (one flush; the copies are taken at the call, in stream order). */
   async state(): Promise<AdamWState> {
     const { layout, params } = this;
-    const [m, v, steps] = await Promise.all([
+    const [m, v, steps, ema] = await Promise.all([
       this.m.toArray(),
       this.v.toArray(),
       this.engine.gpu.read(this.steps, params.length * 4),
+      this.ema?.toArray() ?? null,
     ]);
     const slice = (a: Float32Array, k: number) => a.slice(layout.offsets[k], layout.offsets[k] + layout.sizes[k]);
     return {
       steps: Array.from(new Uint32Array(steps)),
       m: params.map((_, k) => slice(m, k)),
       v: params.map((_, k) => slice(v, k)),
+      ...(ema ? { ema: params.map((_, k) => slice(ema, k)) } : {}),
     };
   }
 
@@ -283,9 +310,15 @@ export class AdamW {
     if (state.steps.length !== n || state.m.length !== n || state.v.length !== n) {
       throw new RangeError(`AdamW.load: state for ${state.steps.length} parameters, optimiser has ${n}`);
     }
+    if (this.ema && state.ema?.length !== n) throw new RangeError(`AdamW.load: the optimiser keeps a moving average and the state has ${state.ema ? `${state.ema.length} of ${n}` : 'none'}`);
     const m = new Float32Array(layout.length);
     const v = new Float32Array(layout.length);
+    const ema = this.ema ? new Float32Array(layout.length) : null;
     params.forEach((p, k) => {
+      if (ema) {
+        if (state.ema![k].length !== p.size) throw new RangeError(`AdamW.load: parameter ${k} ${p.describe()} has ${p.size} values, its average has ${state.ema![k].length}`);
+        ema.set(state.ema![k], layout.offsets[k]);
+      }
       if (state.m[k].length !== p.size || state.v[k].length !== p.size) {
         throw new RangeError(`AdamW.load: parameter ${k} ${p.describe()} has ${p.size} values, state has ${state.m[k].length}/${state.v[k].length}`);
       }
@@ -298,6 +331,7 @@ export class AdamW {
     if (layout.length > 0) {
       gpu.write(this.m.buffer, m);
       gpu.write(this.v.buffer, v);
+      if (ema) gpu.write(this.ema!.buffer, ema);
     }
     gpu.write(this.steps, Uint32Array.from(state.steps));
   }
@@ -307,6 +341,7 @@ export class AdamW {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of [this.paramArena, this.gradArena, this.m, this.v]) t.release();
+    this.ema?.release();
     for (const b of [this.chunks, this.active, this.steps, this.coef, this.lrScale]) this.engine.gpu.release(b);
   }
 }

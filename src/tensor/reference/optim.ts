@@ -89,3 +89,8 @@ export function refAdamWStep(
   });
   return { norm, skipped: false };
 }
+
+/** The parameters' exponential moving average after a step that applied: ema += (1 − decay)·(p − ema). */
+export function refEma(ema: Float64Array, p: ArrayLike<number>, decay: number): void {
+  for (let i = 0; i < ema.length; i++) ema[i] += (1 - decay) * (p[i] - ema[i]);
+}
