@@ -35,6 +35,47 @@ export class Args {
   flag(key: string): boolean {
     return this.values.get(key) === true;
   }
+
+  /**
+   * Refuses what the command does not understand, before it does any work: a flag it does not take (naming
+   * the closest one it does), a switch given a value, an option given none.
+   */
+  expect(command: string, spec: { values: readonly string[]; switches?: readonly string[] }): void {
+    const switches = new Set(spec.switches ?? []);
+    const known = [...spec.values, ...switches];
+    for (const [key, value] of this.values) {
+      if (!known.includes(key)) {
+        const near = closest(key, known);
+        throw new Error(`${command}: unknown option --${key}${near ? ` (did you mean --${near}?)` : ''}; \`npm run soar -- help\` lists the options`);
+      }
+      if (switches.has(key) && value !== true) throw new Error(`${command}: --${key} is a switch and takes no value (got ${JSON.stringify(value)})`);
+      if (!switches.has(key) && value === true) throw new Error(`${command}: --${key} needs a value`);
+    }
+  }
+}
+
+/** The known name nearest to `name` by edit distance, when near enough to be a typo. */
+function closest(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+}
+
+/** Levenshtein distance, with '-' and '_' treated alike (--learning-rate for --learning_rate). */
+function editDistance(a: string, b: string): number {
+  const x = a.replace(/-/g, '_');
+  const y = b.replace(/-/g, '_');
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) row.push(Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[y.length];
 }
 
 export function parseArgs(argv: readonly string[]): Args {

@@ -41,6 +41,9 @@ const ARMS: Array<{ key: DemoArm; label: string }> = [
   { key: 'sft_equal_compute', label: 'SFT (equal compute)' },
 ];
 
+/** Every option `demo` reads (checked before any work: src/cli/args.ts expect). */
+export const DEMO_FLAGS = { values: ['base', 'out', 'seeds', 'steps', 'prompts', 'eval-steps', 'cfg', 'data'] } as const;
+
 export async function demoCommand(engine: Engine, args: Args): Promise<number> {
   const d = DEMO_DEFAULTS;
   const baseDir = args.string('base', d.base);

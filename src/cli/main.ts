@@ -3,7 +3,7 @@
 //   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
 //   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar --steps N --out RUN [--config cfg.json]
 //              [--resume] [--<any TrainConfig field> value]
-//   sample     --base DIR [--lora FILE] --prompt "..." [--seed N --steps N --cfg W --count N] --out grid.png
+//   sample     --base DIR --prompt "..." [--seed N --steps N --cfg W --count N] --out grid.png
 // Every command prints what it did; errors say what was wrong and exit non-zero.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,14 +31,16 @@ import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
-import { pretrainCommand } from './pretrain';
-import { demoCommand } from './demo';
+import { PRETRAIN_FLAGS, pretrainCommand } from './pretrain';
+import { DEMO_FLAGS, demoCommand } from './demo';
 import { uploadEmbeddings } from '../encode/cache';
 import { tuneCliEngine } from './kernel-cache';
 
-const USAGE = `usage: npm run soar -- <command> [options]
-  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work runs/pretrain-studio-s] [--resume]
-            the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores
+export const USAGE = `usage: npm run soar -- <command> [options]
+  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work pretrain/studio-s] [--resume]
+            [--minutes M --checkpoint-minutes 5 --ema 0.995 --chunk-eval-prompts 16 --images N --warmup 50 --caption-dropout 0.1 --checkpoint-every 50]
+            the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores;
+            with --minutes, one chunk of a long run (checkpointed; the same command with --resume continues it exactly)
   demo      [--base public/models/studio-s --seeds 1,2,3 --steps 30 --prompts 16 --eval-steps 5,10,20 --out runs/demo]
             SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
   init-base --preset tiny|studio-s [--seed 1] --out DIR
@@ -49,6 +51,21 @@ const USAGE = `usage: npm run soar -- <command> [options]
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
 
+/** Every training field by its reference-trainer name (TrainConfig), as a flag of train and compare. */
+const TRAIN_FIELDS = Object.keys(DEFAULT_TRAIN);
+const EVAL_FLAGS = ['prompts', 'eval-steps', 'cfg', 'drift-samples'];
+
+/** The options each command takes; anything else is refused before the command starts (Args.expect). */
+export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches?: readonly string[] }> = {
+  pretrain: PRETRAIN_FLAGS,
+  demo: DEMO_FLAGS,
+  'init-base': { values: ['preset', 'seed', 'out'] },
+  train: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
+  sample: { values: ['base', 'prompt', 'count', 'steps', 'cfg', 'seed', 'out'] },
+  eval: { values: ['base', 'checkpoint', 'out', ...EVAL_FLAGS] },
+  compare: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help') {
@@ -56,6 +73,12 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const args = parseArgs(rest);
+  const flags = COMMAND_FLAGS[command];
+  if (!flags) {
+    console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    return 2;
+  }
+  args.expect(command, flags);
   const engine = new Engine(new Gpu(await nodeGpu()));
   try {
     await tuneCliEngine(engine);

@@ -55,6 +55,12 @@ export const PRETRAIN_DEFAULTS = {
   cfg: 4.5,
 };
 
+/** Every option `pretrain` reads (checked before any work: src/cli/args.ts expect). */
+export const PRETRAIN_FLAGS = {
+  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg'],
+  switches: ['resume'],
+} as const;
+
 /**
  * Replaces a caption by the empty one with probability `rate`, decided per example index (so a resumed run
  * sees the same captions). Per example, not per batch as in post-training: the base must learn the
