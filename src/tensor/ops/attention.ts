@@ -252,15 +252,19 @@ function attentionRows(q: Tensor, k: Tensor, v: Tensor, d: Dims, opts: Attention
   if (out.size === 0) return out;
   const prob = e.empty([d.batch, d.heads, d.tq, d.tk], 'attention.P');
   const lse = e.empty([d.batch, d.heads, d.tq], 'attention.lse');
-  e.gpu.dispatch({
-    kernel: { ...kern, entryPoint: 'fwd', constants: { WG: ROWS_WG } },
-    buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer, prob.buffer],
-    bindings: [0, 1, 2, 4, 5, 6],
-    uniforms: p,
-    uniformBinding: 3,
-    workgroups: [Math.ceil(d.tq / ROWS_WG), d.heads, d.batch],
-    detail,
-  });
+  // One dispatch of an entry point over `rows` rows per head, binding each tensor at its binding number
+  // (the entry points share bindings 0-3 and differ past them; the uniform is binding 3).
+  const run = (entryPoint: string, rows: number, bound: Array<[number, Tensor]>) =>
+    e.gpu.dispatch({
+      kernel: { ...kern, entryPoint, constants: { WG: ROWS_WG } },
+      buffers: bound.map(([, t]) => t.buffer),
+      bindings: bound.map(([b]) => b),
+      uniforms: p,
+      uniformBinding: 3,
+      workgroups: [Math.ceil(rows / ROWS_WG), d.heads, d.batch],
+      detail,
+    });
+  run('fwd', d.tq, [[0, q], [1, k], [2, v], [4, out], [5, lse], [6, prob]]);
   lse.release();
   const needQ = q.requiresGrad;
   const needKV = k.requiresGrad || v.requiresGrad;
@@ -268,29 +272,13 @@ function attentionRows(q: Tensor, k: Tensor, v: Tensor, d: Dims, opts: Attention
     const ds = e.empty(ps.shape, 'attention.dS');
     // dS is needed by dK even when q wants no gradient; dQ is then written to a scratch tensor.
     const dq = e.empty(q.shape, 'attention.dq');
-    e.gpu.dispatch({
-      kernel: { ...kern, entryPoint: 'dq_rows', constants: { WG: ROWS_WG } },
-      buffers: [ks.buffer, vs.buffer, ps.buffer, g.buffer, os.buffer, ds.buffer, dq.buffer],
-      bindings: [1, 2, 4, 5, 6, 7, 8],
-      uniforms: p,
-      uniformBinding: 3,
-      workgroups: [Math.ceil(d.tq / ROWS_WG), d.heads, d.batch],
-      detail,
-    });
+    run('dq_rows', d.tq, [[1, ks], [2, vs], [4, ps], [5, g], [6, os], [7, ds], [8, dq]]);
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
     if (needKV) {
       dk = e.empty(k.shape, 'attention.dk');
       dv = e.empty(v.shape, 'attention.dv');
-      e.gpu.dispatch({
-        kernel: { ...kern, entryPoint: 'dkdv_rows', constants: { WG: ROWS_WG } },
-        buffers: [qs.buffer, ps.buffer, g.buffer, ds.buffer, dk.buffer, dv.buffer],
-        bindings: [0, 4, 5, 7, 9, 10],
-        uniforms: p,
-        uniformBinding: 3,
-        workgroups: [Math.ceil(d.tk / ROWS_WG), d.heads, d.batch],
-        detail,
-      });
+      run('dkdv_rows', d.tk, [[0, qs], [4, ps], [5, g], [7, ds], [9, dk], [10, dv]]);
     }
     ds.release();
     if (!needQ) dq.release();
