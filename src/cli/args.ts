@@ -1,7 +1,18 @@
 // Minimal `--key value` / `--flag` parsing with errors that name the option.
 
 export class Args {
-  constructor(private readonly values: Map<string, string | true>) {}
+  constructor(
+    private readonly values: Map<string, string | true>,
+    /** Every value of an option given more than once (values holds the last). */
+    private readonly repeated: Map<string, Array<string | true>> = new Map(),
+  ) {}
+
+  /** All values of a repeatable option, in the order given (empty when absent). */
+  all(key: string): string[] {
+    const vs = this.repeated.get(key) ?? (this.values.has(key) ? [this.values.get(key)!] : []);
+    if (vs.includes(true)) throw new Error(`--${key} needs a value`);
+    return vs as string[];
+  }
 
   optional(key: string): string | undefined {
     const v = this.values.get(key);
@@ -40,9 +51,12 @@ export class Args {
    * Refuses what the command does not understand, before it does any work: a flag it does not take (naming
    * the closest one it does), a switch given a value, an option given none.
    */
-  expect(command: string, spec: { values: readonly string[]; switches?: readonly string[] }): void {
+  expect(command: string, spec: { values: readonly string[]; switches?: readonly string[]; repeatable?: readonly string[] }): void {
     const switches = new Set(spec.switches ?? []);
     const known = [...spec.values, ...switches];
+    for (const key of this.repeated.keys()) {
+      if (known.includes(key) && !spec.repeatable?.includes(key)) throw new Error(`${command}: --${key} is given ${this.repeated.get(key)!.length} times; give it once`);
+    }
     for (const [key, value] of this.values) {
       if (!known.includes(key)) {
         const near = closest(key, known);
@@ -80,13 +94,18 @@ function editDistance(a: string, b: string): number {
 
 export function parseArgs(argv: readonly string[]): Args {
   const values = new Map<string, string | true>();
+  const repeated = new Map<string, Array<string | true>>();
+  const set = (k: string, v: string | true) => {
+    if (values.has(k)) repeated.set(k, [...(repeated.get(k) ?? [values.get(k)!]), v]);
+    values.set(k, v);
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(a)} (options are --name value)`);
     const eq = a.indexOf('=');
-    if (eq > 0) values.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) values.set(a.slice(2), argv[++i]);
-    else values.set(a.slice(2), true);
+    if (eq > 0) set(a.slice(2, eq), a.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) set(a.slice(2), argv[++i]);
+    else set(a.slice(2), true);
   }
-  return new Args(values);
+  return new Args(values, repeated);
 }

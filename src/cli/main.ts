@@ -3,10 +3,10 @@
 //   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
 //   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar --steps N --out RUN [--config cfg.json]
 //              [--resume] [--<any TrainConfig field> value]
-//   sample     --base DIR --prompt "..." [--seed N --steps N --cfg W --count N] --out grid.png
+//   sample     --base DIR --prompt "..." [--prompts-file F] [--lora FILE[:weight] ...] [--seed N --steps N --cfg W --count N] --out grid.png
 // Every command prints what it did; errors say what was wrong and exit non-zero.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { closeNodeGpu, nodeGpu } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
@@ -18,8 +18,9 @@ import { builtinVocabulary } from '../encode/builtin-vocab';
 import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
 import { gridPng } from '../codec/png';
+import { concatFloats } from '../codec/concat';
 import { linePlotPng } from '../codec/plot';
-import { exportLora } from '../io/lora-format';
+import { exportLora, importLora } from '../io/lora-format';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
 import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
@@ -46,7 +47,8 @@ export const USAGE = `usage: npm run soar -- <command> [options]
   init-base --preset tiny|studio-s [--seed 1] --out DIR
   train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
-  sample    --base DIR --prompt "a red circle" [--count 4 --seed 0 --steps 20 --cfg 4.5] --out grid.png
+  sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
+            one column per model (base, each LoRA, all together), one row per prompt and seed
   eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
@@ -56,14 +58,24 @@ const TRAIN_FIELDS = Object.keys(DEFAULT_TRAIN);
 const EVAL_FLAGS = ['prompts', 'eval-steps', 'cfg', 'drift-samples'];
 
 /** The options each command takes; anything else is refused before the command starts (Args.expect). */
-export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches?: readonly string[] }> = {
+export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches?: readonly string[]; repeatable?: readonly string[] }> = {
   pretrain: PRETRAIN_FLAGS,
   demo: DEMO_FLAGS,
   'init-base': { values: ['preset', 'seed', 'out'] },
   train: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
-  sample: { values: ['base', 'prompt', 'count', 'steps', 'cfg', 'seed', 'out'] },
+  sample: { values: ['base', 'prompt', 'prompts-file', 'lora', 'count', 'steps', 'cfg', 'seed', 'out'], repeatable: ['prompt', 'lora'] },
   eval: { values: ['base', 'checkpoint', 'out', ...EVAL_FLAGS] },
   compare: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
+};
+
+const COMMANDS: Record<string, (engine: Engine, args: Args) => Promise<number>> = {
+  demo: demoCommand,
+  pretrain: pretrainCommand,
+  'init-base': initBase,
+  train,
+  sample: sampleCommand,
+  eval: evalCommand,
+  compare: compareCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -72,39 +84,33 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
-  const args = parseArgs(rest);
-  const flags = COMMAND_FLAGS[command];
-  if (!flags) {
+  if (!COMMANDS[command]) {
     console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
     return 2;
   }
-  args.expect(command, flags);
+  const args = commandArgs(command, rest);
   const engine = new Engine(new Gpu(await nodeGpu()));
   try {
     await tuneCliEngine(engine);
-    switch (command) {
-      case 'demo':
-        return await demoCommand(engine, args);
-      case 'pretrain':
-        return await pretrainCommand(engine, args);
-      case 'init-base':
-        return await initBase(engine, args);
-      case 'train':
-        return await train(engine, args);
-      case 'sample':
-        return await sampleCommand(engine, args);
-      case 'eval':
-        return await evalCommand(engine, args);
-      case 'compare':
-        return await compareCommand(engine, args);
-      default:
-        console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
-        return 2;
-    }
+    return await COMMANDS[command](engine, args);
   } finally {
     engine.gpu.destroy();
     await closeNodeGpu();
   }
+}
+
+/** The options of `command`, refused before any work when it does not take them (Args.expect). */
+export function commandArgs(command: string, argv: readonly string[]): Args {
+  const args = parseArgs(argv);
+  args.expect(command, COMMAND_FLAGS[command]);
+  return args;
+}
+
+/** Runs a command on an engine the caller owns (tests: the shared one; no tuning, no teardown). */
+export async function runCommand(engine: Engine, command: string, argv: readonly string[]): Promise<number> {
+  const run = COMMANDS[command];
+  if (!run) throw new Error(`unknown command ${JSON.stringify(command)}`);
+  return run(engine, commandArgs(command, argv));
 }
 
 async function initBase(engine: Engine, args: Args): Promise<number> {
@@ -194,28 +200,67 @@ async function train(engine: Engine, args: Args): Promise<number> {
   return 0;
 }
 
+/** `FILE[:weight]`: a LoRA file and its strength (1 when absent; a Windows drive colon is not a weight). */
+export function parseLoraSpec(spec: string): { file: string; weight: number } {
+  const m = /^(.+):(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/i.exec(spec);
+  if (m && !/^[a-z]$/i.test(m[1])) return { file: m[1], weight: Number(m[2]) };
+  return { file: spec, weight: 1 };
+}
+
 async function sampleCommand(engine: Engine, args: Args): Promise<number> {
   const base = readBase(engine, args.required('base'));
-  const prompt = args.string('prompt', '');
-  const count = args.int('count', 4);
+  const prompts = [...args.all('prompt')];
+  const file = args.optional('prompts-file');
+  if (file) {
+    if (!existsSync(file)) throw new Error(`--prompts-file ${JSON.stringify(file)}: no such file`);
+    prompts.push(...readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
+  }
+  if (!prompts.length) throw new Error('sample: give --prompt "..." (repeatable) or --prompts-file FILE (one prompt a line)');
+  const count = args.int('count', 1);
   const steps = args.int('steps', 20);
   const cfgScale = Number(args.string('cfg', '4.5'));
   const seed = args.int('seed', 0);
   const out = args.required('out');
+  // LoRAs through the studio's import and base checks (ours, PEFT/diffusers, kohya, OneTrainer files).
+  const loras = args.all('lora').map((spec, i) => {
+    const { file: path, weight } = parseLoraSpec(spec);
+    if (!existsSync(path)) throw new Error(`--lora ${JSON.stringify(spec)}: no such file ${JSON.stringify(path)}`);
+    if (!Number.isFinite(weight)) throw new Error(`--lora ${JSON.stringify(spec)}: the weight after ':' must be a number`);
+    const r = importLora(new Uint8Array(readFileSync(path)), { config: base.manifest.config, id: base.manifest.id, hash: base.manifest.transformer_hash }, engine, `lora${i}`);
+    r.set.strength = weight;
+    for (const w of r.warnings) console.warn(`--lora ${path}: ${w}`);
+    return { label: `${basename(path)}${weight !== 1 ? ` ×${weight}` : ''}`, set: r.set };
+  });
+  // One grid column per model (base, each LoRA, all LoRAs together), one row per prompt and seed: the studio's
+  // compare grid. Every column sees the same noise.
+  const columns: Array<{ label: string; sets: LoraSet[] }> = [{ label: 'base', sets: [] }, ...loras.map((l) => ({ label: l.label, sets: [l.set] }))];
+  if (loras.length > 1) columns.push({ label: 'all LoRAs', sets: loras.map((l) => l.set) });
+  const rows = prompts.flatMap((p) => Array.from({ length: count }, (_, k) => ({ prompt: p, seed: seed + k })));
   const res = base.manifest.meta.resolution;
   const C = base.manifest.config.in_channels;
-  const cond = await base.embeddings.stacked(new Array(count).fill(prompt));
-  const unc = await base.embeddings.stacked(new Array(count).fill(''));
-  const rng = new Rng(seed);
-  const img = engine.scope(() => {
-    const z1 = rng.randn(engine, [count, C, res, res], 'z1');
-    return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, rng).image;
-  });
-  const data = await img.toArray();
   const per = C * res * res;
-  const images = Array.from({ length: count }, (_, i) => data.slice(i * per, (i + 1) * per));
-  writeFileSync(out, gridPng(images, { scale: 4 }));
-  console.log(`wrote ${count} samples of ${JSON.stringify(prompt)} to ${out}`);
+  const cond = await base.embeddings.stacked(rows.map((r) => r.prompt));
+  const unc = await base.embeddings.stacked(rows.map(() => ''));
+  const noise = await Promise.all(rows.map((r) => new Rng(r.seed).randn(engine, [1, C, res, res], 'z1').toArray()));
+  const z1Data = concatFloats(noise);
+  const bar = new ProgressBar(columns.length, 'sampling');
+  const byColumn: Float32Array[][] = [];
+  for (const [ci, col] of columns.entries()) {
+    base.model.adapters = col.sets;
+    const img = engine.scope(() => {
+      const z1 = engine.fromArray(z1Data, [rows.length, C, res, res], 'z1');
+      return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, new Rng(seed)).image;
+    });
+    const data = await img.toArray();
+    img.release();
+    byColumn.push(rows.map((_, r) => data.slice(r * per, (r + 1) * per)));
+    bar.update(ci + 1, col.label);
+  }
+  base.model.adapters = [];
+  for (const l of loras) l.set.release();
+  const images = rows.flatMap((_, r) => byColumn.map((c) => c[r]));
+  writeFileSync(out, gridPng(images, { scale: 4, cols: columns.length }));
+  console.log(`wrote ${out}: ${rows.length} row${rows.length > 1 ? 's' : ''} (prompts × seeds) × ${columns.length} column${columns.length > 1 ? 's' : ''} (${columns.map((c) => c.label).join(' | ')})`);
   return 0;
 }
 
