@@ -26,6 +26,7 @@ test('first screen: the pretrained base is loaded and one click compares SFT and
   // The kernels were chosen for this adapter before the comparison starts (GPU panel).
   await expect(page.getByTestId('gpu-kernels')).toHaveAttribute('data-phase', 'ready', { timeout: 120_000 });
   await expect(page.getByTestId('gpu-kernels')).toContainText(/^Kernels: matmul tiny \w+, skinny \w+/);
+  console.log(await page.getByTestId('gpu-kernels').textContent());
   const clicked = Date.now();
   await page.getByTestId('quick-start').click();
   await expect(page.getByTestId('dataset-report')).toHaveAttribute('data-count', '64', { timeout: 120_000 });

@@ -26,7 +26,8 @@ async function openStudio(page: Page) {
   await page.addInitScript(() => localStorage.setItem('soar-studio.base-preset', JSON.stringify('tiny')));
   await page.goto('/');
   await expect(page.getByTestId('selftest')).toHaveAttribute('data-ok', 'true', { timeout: 60_000 });
-  await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 60_000 });
+  // A fresh profile: the worker first measures its kernels on this adapter (once; then cached), then loads the base.
+  await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 180_000 });
 }
 
 /**
@@ -361,7 +362,8 @@ test.describe('the studio journey (real worker, SwiftShader)', () => {
     await page.screenshot({ path: `${SHOTS}/restored.png`, fullPage: true });
 
     // The LoRA is back: it exports after the reload.
-    await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 60_000 });
+    // A fresh profile: the worker first measures its kernels on this adapter (once; then cached), then loads the base.
+  await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 180_000 });
     const lora = await downloaded(page, () => page.getByTestId('export-lora').click());
     const grads = await studioState<number[]>(page, `s.runs[${JSON.stringify(id)}].history.map(h => h.grad_norm)`);
     const meta = expectTinyPeftLora(lora.bytes, 4, grads.some((g) => g > 0));

@@ -110,8 +110,12 @@ export interface Candidate {
   record(): Tensor[];
 }
 
-/** Times `c`: one warm-up (pipeline compilation), then the fastest of `reps` runs, each awaited. */
-async function time(engine: Engine, c: Candidate, reps: number): Promise<number> {
+/**
+ * Times `c`: one warm-up (pipeline compilation), then the fastest of `reps` runs, each awaited. A run slower than
+ * twice `toBeat` (the best variant so far) ends the timing early: it cannot win, and on a software adapter the
+ * losers are the slow part of the tuning.
+ */
+async function time(engine: Engine, c: Candidate, reps: number, toBeat = Infinity): Promise<number> {
   const run = () => {
     for (const t of engine.scope(() => c.record())) t.release();
   };
@@ -123,6 +127,7 @@ async function time(engine: Engine, c: Candidate, reps: number): Promise<number>
     run();
     await engine.gpu.sync();
     best = Math.min(best, performance.now() - t0);
+    if (best > 2 * toBeat) break;
   }
   return best;
 }
@@ -157,7 +162,7 @@ export async function chooseVariant<V extends string>(
     const got = v === referenceVariant ? reference : await outputs(engine, c);
     const err = Math.max(...got.map((g, i) => relativeError(g, reference[i])));
     const m: Measurement = err <= MAX_RELATIVE_ERROR
-      ? { op, shapeClass, variant: v, ms: await time(engine, c, reps) }
+      ? { op, shapeClass, variant: v, ms: await time(engine, c, reps, bestMs) }
       : { op, shapeClass, variant: v, ms: null, refused: `relative error ${err.toExponential(1)} against ${referenceVariant}` };
     measurements.push(m);
     log(m);
