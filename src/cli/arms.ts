@@ -32,9 +32,10 @@ export async function evaluateBase(engine: Engine, base: LoadedBase, evalOpts: E
  * Trains a LoRA with `cfg` on the base, saves its checkpoint and .safetensors under `outDir` as `<file>.*`,
  * evaluates base+LoRA, and detaches the LoRA again.
  */
-export async function trainArm(engine: Engine, base: LoadedBase, data: TrainingData, cfg: TrainConfig, label: string, file: string, outDir: string, evalOpts: EvalOptions): Promise<ArmResult> {
+export async function trainArm(engine: Engine, base: LoadedBase, data: TrainingData, cfg: TrainConfig, label: string, file: string, outDir: string, evalOpts: EvalOptions, validation: TrainingData | null = null): Promise<ArmResult> {
   base.model.adapters = [];
-  const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg);
+  // The validation loss on held-out images when the data has them (a user's folder), else on training images.
+  const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   try {
     const bar = new ProgressBar(cfg.max_train_steps, label);
     const t0 = performance.now();

@@ -11,7 +11,7 @@ import { closeNodeGpu, nodeGpu } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
 import { builtinData } from '../data/source';
-import { createJsImageDecoder, ingestDataset, toTrainingData } from '../data/ingest';
+import { createJsImageDecoder, heldOutSplit, ingestDataset, toTrainingData } from '../data/ingest';
 import { entriesFromDirectory } from '../data/ingest/node-entries';
 import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
@@ -46,6 +46,7 @@ export const USAGE = `usage: npm run soar -- <command> [options]
             SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
   init-base --preset tiny|studio-s [--seed 1] --out DIR
   train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
+            [--held-out 0.05]: a folder's share kept out of training for the validation loss (listed in RUN_DIR/held-out.txt)
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
             one column per model (base, each LoRA, all together), one row per prompt and seed
@@ -57,15 +58,24 @@ export const USAGE = `usage: npm run soar -- <command> [options]
 const TRAIN_FIELDS = Object.keys(DEFAULT_TRAIN);
 const EVAL_FLAGS = ['prompts', 'eval-steps', 'cfg', 'drift-samples'];
 
+/** Share of a dataset folder's images held out of training for the validation loss (train, compare). */
+const DEFAULT_HELD_OUT = 0.05;
+
+function heldOutFraction(args: Args): number {
+  const v = Number(args.string('held-out', String(DEFAULT_HELD_OUT)));
+  if (!(v >= 0 && v < 1)) throw new Error(`--held-out must be a fraction in [0, 1) (0: hold nothing out), got ${args.string('held-out', '')}`);
+  return v;
+}
+
 /** The options each command takes; anything else is refused before the command starts (Args.expect). */
 export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches?: readonly string[]; repeatable?: readonly string[] }> = {
   pretrain: PRETRAIN_FLAGS,
   demo: DEMO_FLAGS,
   'init-base': { values: ['preset', 'seed', 'out'] },
-  train: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
+  train: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
   sample: { values: ['base', 'prompt', 'prompts-file', 'lora', 'count', 'steps', 'cfg', 'seed', 'out'], repeatable: ['prompt', 'lora'] },
   eval: { values: ['base', 'checkpoint', 'out', ...EVAL_FLAGS] },
-  compare: { values: ['base', 'data', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
+  compare: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
 };
 
 const COMMANDS: Record<string, (engine: Engine, args: Args) => Promise<number>> = {
@@ -131,10 +141,20 @@ function readBase(engine: Engine, dir: string): LoadedBase {
   return readBaseDir(engine, dir, 'create one with init-base, or use public/models/studio-s');
 }
 
-/** `builtin:clean[:COUNT]`, `builtin:broad[:COUNT]`, or a dataset folder in any format the studio accepts. */
-export async function dataFrom(spec: string, resolution: number, outDir: string): Promise<TrainingData> {
+/** Training data, and the held-out data the validation loss is measured on (null: the training images). */
+export interface RunData {
+  train: TrainingData;
+  validation: TrainingData | null;
+}
+
+/**
+ * `builtin:clean[:COUNT]`, `builtin:broad[:COUNT]`, or a dataset folder in any format the studio accepts. A
+ * folder keeps a fixed-seed share of its images out of training (`heldOut`, see heldOutSplit) for the validation
+ * loss; their paths go to held-out.txt in `outDir`.
+ */
+export async function dataFrom(spec: string, resolution: number, outDir: string, heldOut = DEFAULT_HELD_OUT, seed = 1): Promise<RunData> {
   const m = /^builtin:(broad|clean)(?::(\d+))?$/.exec(spec);
-  if (m) return builtinData(m[1] as SplitName, m[2] ? Number(m[2]) : m[1] === 'clean' ? 512 : 4096, resolution);
+  if (m) return { train: builtinData(m[1] as SplitName, m[2] ? Number(m[2]) : m[1] === 'clean' ? 512 : 4096, resolution), validation: null };
   if (spec.startsWith('builtin:')) throw new Error(`--data ${JSON.stringify(spec)}: use builtin:clean[:COUNT] or builtin:broad[:COUNT]`);
   if (!existsSync(spec)) throw new Error(`--data ${JSON.stringify(spec)}: no such folder (or use builtin:clean)`);
   const bar = new ProgressBar(1, 'reading dataset');
@@ -146,7 +166,10 @@ export async function dataFrom(spec: string, resolution: number, outDir: string)
   writeFileSync(join(outDir, 'dataset-report.txt'), result.report.toText());
   console.log(`${spec}: ${result.report.summary()} (report in ${join(outDir, 'dataset-report.txt')})`);
   if (result.examples.length === 0) throw new Error(`${spec} has no usable image with a caption; see the report`);
-  return toTrainingData(result);
+  const split = heldOutSplit(result.examples, heldOut, seed);
+  writeFileSync(join(outDir, 'held-out.txt'), split.heldOut.map((e) => e.path).join('\n') + (split.heldOut.length ? '\n' : ''));
+  console.log(split.note ?? `held out ${split.heldOut.length} of ${result.examples.length} images for the validation loss (listed in ${join(outDir, 'held-out.txt')})`);
+  return { train: toTrainingData({ examples: split.train }), validation: split.heldOut.length ? toTrainingData({ examples: split.heldOut }) : null };
 }
 
 /** Training config from defaults, the base's shift, a JSON file, and flags (in that order). */
@@ -174,8 +197,9 @@ async function train(engine: Engine, args: Args): Promise<number> {
   const cfg = trainConfigFrom(args, base);
   const out = args.required('out');
   mkdirSync(out, { recursive: true });
-  const data = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out);
-  const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg);
+  const { train: data, validation } = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
+  // Every held-out image counts (up to 32: each costs a forward per validation).
+  const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   const ckPath = join(out, 'checkpoint.safetensors');
   if (args.flag('resume')) {
     if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist`);
@@ -186,7 +210,8 @@ async function train(engine: Engine, args: Args): Promise<number> {
   const bar = new ProgressBar(cfg.max_train_steps, cfg.method, trainer.step);
   const save = async () => writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
   await trainer.run(Infinity, (m) => {
-    bar.update(m.step, stepLine(m));
+    const val = trainer.validation.at(-1);
+    bar.update(m.step, stepLine(m, val ? `val ${val.loss.toFixed(4)}` : ''));
   });
   await trainer.validationLoss();
   await save();
@@ -311,11 +336,11 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
   const out = args.required('out');
   mkdirSync(out, { recursive: true });
   const cfg = trainConfigFrom(args, base);
-  const data = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out);
+  const { train: data, validation } = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
   const evalOpts = evalOptions(args);
   console.log(`compare: base ${base.manifest.id}, ${data.size} examples, ${cfg.max_train_steps} steps each, seed ${cfg.seed}`);
   const results: ArmResult[] = [await evaluateBase(engine, base, evalOpts)];
-  for (const method of ['sft', 'soar'] as const) results.push(await trainArm(engine, base, data, { ...cfg, method }, method.toUpperCase(), method, out, evalOpts));
+  for (const method of ['sft', 'soar'] as const) results.push(await trainArm(engine, base, data, { ...cfg, method }, method.toUpperCase(), method, out, evalOpts, validation));
   for (const r of results) writeFileSync(join(out, `samples-${r.label.toLowerCase()}.png`), gridPng(r.eval.images, { scale: 4 }));
   // Loss curves as a picture: SFT in blue, SOAR in orange (total loss per step, log scale).
   const colors = { SFT: [40, 100, 220], SOAR: [230, 120, 20] } as const;
@@ -331,7 +356,7 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
     '|---|---|---|---|---|---|',
     ...results.flatMap(evalRows),
     '',
-    `Validation loss (fixed seed, lower is better): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
+    `Validation loss (fixed seed, lower is better${validation ? `, on the ${validation.size} held-out images of held-out.txt` : ''}): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
     '',
     `Sample grids (largest step count, prompts in order): ${results.map((r) => `samples-${r.label.toLowerCase()}.png`).join(', ')}. Loss curves: loss-curves.png (SFT blue, SOAR orange, total loss, log scale) and report.json (history per run). LoRAs: sft.lora.safetensors, soar.lora.safetensors.`,
   ].join('\n');

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLoraSpec, runCommand } from '../../src/cli/main';
 import { decodePng } from '../../src/data/ingest/png-decode';
 import { getEngine } from '../tensor/harness';
+import { rgbPng, writeDataset, type FileSpec } from '../data/ingest/fixtures';
 
 const quiet = async ([command, ...argv]: string[]): Promise<number> => {
   const [log, warn, write] = [console.log, console.warn, process.stderr.write.bind(process.stderr)];
@@ -19,6 +20,29 @@ const quiet = async ([command, ...argv]: string[]): Promise<number> => {
     [console.log, console.warn, process.stderr.write] = [log, warn, write];
   }
 };
+
+describe('train on a folder', () => {
+  it('keeps a held-out split out of training, names it, and measures the validation loss on it', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'soar-folder-'));
+    const base = join(dir, 'base');
+    const data = join(dir, 'photos');
+    const files: Record<string, FileSpec> = {};
+    for (let i = 0; i < 12; i++) {
+      files[`img${i}.png`] = rgbPng(8, 8, (x) => [20 * i, x * 30, 100]);
+      files[`img${i}.txt`] = `a picture number ${i}`;
+    }
+    writeDataset(data, files);
+    expect(await quiet(['init-base', '--preset', 'tiny', '--seed', '2', '--out', base])).toBe(0);
+    const run = join(dir, 'run');
+    expect(await quiet(['train', '--base', base, '--data', data, '--held-out', '0.25', '--method', 'sft', '--steps', '2', '--train_batch_size', '2', '--validation_steps', '2', '--out', run])).toBe(0);
+    const held = readFileSync(join(run, 'held-out.txt'), 'utf8').trim().split('\n');
+    expect(held.length).toBe(3);
+    for (const h of held) expect(h).toMatch(/^img\d+\.png$/);
+    const metrics = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as { validation: Array<{ loss: number }> };
+    expect(metrics.validation.length).toBeGreaterThan(0);
+    await expect(quiet(['train', '--base', base, '--data', data, '--held-out', '1', '--steps', '1', '--out', run])).rejects.toThrow(/--held-out must be a fraction/);
+  });
+});
 
 describe('sample with LoRAs', () => {
   it('reads FILE[:weight] and leaves a drive letter alone', () => {

@@ -5,6 +5,7 @@
 //   const result = await ingestDataset(listing, { resolution: 32, decoder: createBrowserImageDecoder() });
 //   result.report.toText();  toTrainingData(result);
 export { ingestDataset, toTrainingData, type IngestResult } from './ingest';
+export { heldOutSplit, MIN_HELD_OUT, type HeldOutSplit } from './split';
 export { IngestReport, SKIP_REASONS, WARNING_KINDS, type ReportData, type SkipReason, type SkippedItem, type WarningItem, type WarningKind } from './report';
 export { coverCrop, coverResize, rgbaToChw, type CropBox } from './resize';
 export { normalizeCaption, pickReferenceCaption } from './caption';

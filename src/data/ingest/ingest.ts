@@ -187,7 +187,7 @@ async function decodePixels(bytes: Uint8Array, mime: ImageMime, target: Size, de
 }
 
 /** The trainer's view of an ingest result: images and normalised captions, in the result's (sorted) order. */
-export function toTrainingData(result: IngestResult): TrainingData {
+export function toTrainingData(result: Pick<IngestResult, 'examples'>): TrainingData {
   const examples: TrainingExample[] = result.examples.map((e) => ({ image: e.image, caption: e.caption }));
   return {
     size: examples.length,
