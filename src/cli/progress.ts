@@ -1,9 +1,13 @@
-// A terminal progress bar with rate and ETA, redrawn in place on a TTY and printed every few percent otherwise
-// (CI logs stay short).
+// A terminal progress bar with rate and ETA, redrawn in place on a TTY and otherwise printed every 10% or every
+// minute, whichever comes first (CI logs stay short, a long run's log still moves).
+
+/** Off a terminal: the longest silence between progress lines. */
+const LOG_EVERY_MS = 60_000;
 
 export class ProgressBar {
   private start = performance.now();
   private lastPrinted = -1;
+  private lastPrintedAt = 0;
 
   constructor(
     private readonly total: number,
@@ -26,8 +30,10 @@ export class ProgressBar {
       if (done >= this.total) this.out.write('\n');
     } else {
       const pct = Math.floor(frac * 10);
-      if (pct !== this.lastPrinted || done >= this.total) {
+      const now = performance.now();
+      if (pct !== this.lastPrinted || done >= this.total || now - this.lastPrintedAt > LOG_EVERY_MS) {
         this.lastPrinted = pct;
+        this.lastPrintedAt = now;
         this.out.write(line + '\n');
       }
     }
