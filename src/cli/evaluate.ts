@@ -18,6 +18,8 @@ export interface EvalOptions {
   stepCounts: number[];
   cfgScale: number;
   driftSamples: number;
+  /** Shown while it works: a line per sampling step count and drift pass (the CLI passes a progress bar). */
+  onProgress?: (done: number, total: number, what: string) => void;
 }
 
 export interface EvalResult {
@@ -41,6 +43,9 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
   const cond = await base.embeddings.stacked(prompts);
   const unc = await base.embeddings.stacked(new Array(n).fill(''));
   const result: EvalResult = { byStep: [], drift: [], images: [], prompts };
+  const total = opts.stepCounts.length * (opts.driftSamples > 0 ? 2 : 1);
+  let done = 0;
+  const progress = (what: string) => opts.onProgress?.(++done, total, what);
   for (const steps of opts.stepCounts) {
     // The same noise for every model and step count: a seed per prompt.
     const imageTensor = engine.scope(() => {
@@ -59,6 +64,7 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     const acc = (xs: typeof novel) => (xs.length ? xs.filter((x) => x.correct).length / xs.length : 0);
     result.byStep.push({ steps, overall: scores.overall, perTask: scores.perTask, novel: acc(novel), inDistribution: acc(inDist) });
     result.images = split;
+    progress(`${n} prompts at ${steps} steps: overall ${scores.overall.toFixed(3)}`);
   }
   // Drift: real clean samples, their captions, fixed noise (none asked for: skipped).
   if (opts.driftSamples <= 0) return result;
@@ -73,6 +79,7 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     const u = uploadEmbeddings(engine, du);
     const d = await trajectoryDrift(engine, modelVelocity(base.model), z0, z1, c, u, { steps, cfgScale: opts.cfgScale, shift: base.manifest.meta.shift, noiseScale: 0 });
     result.drift.push({ steps, perLevel: d.drift, final: d.drift[d.drift.length - 1] });
+    progress(`drift at ${steps} steps: ${d.drift[d.drift.length - 1].toFixed(4)}`);
     for (const t of [z0, z1, c.context, c.pooled, u.context, u.pooled]) t.release();
   }
   return result;

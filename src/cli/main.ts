@@ -289,12 +289,19 @@ async function sampleCommand(engine: Engine, args: Args): Promise<number> {
   return 0;
 }
 
-function evalOptions(args: Args): EvalOptions {
+function evalOptions(args: Args, label = 'evaluating'): EvalOptions {
+  const stepCounts = args.string('eval-steps', '10,20,40').split(',').map(Number);
+  if (!stepCounts.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--eval-steps must be whole numbers of sampling steps separated by commas, got ${args.string('eval-steps', '')}`);
+  let bar: ProgressBar | null = null;
   return {
     prompts: args.int('prompts', 24),
-    stepCounts: args.string('eval-steps', '10,20,40').split(',').map(Number),
+    stepCounts,
     cfgScale: Number(args.string('cfg', '4.5')),
     driftSamples: args.int('drift-samples', 8),
+    onProgress: (done, total, what) => {
+      if (done === 1) bar = new ProgressBar(total, label);
+      bar?.update(done, what);
+    },
   };
 }
 
