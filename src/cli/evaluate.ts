@@ -3,6 +3,7 @@
 // `compare`.
 import { concatFloats } from '../codec/concat';
 import { heldOutPrompts } from '../data/builtin/heldout';
+import type { TrainingData } from '../train/trainer';
 import { builtinSample } from '../data/builtin/dataset';
 import { trajectoryDrift } from '../eval/drift';
 import { scorePrompts } from '../eval/score';
@@ -20,6 +21,11 @@ export interface EvalOptions {
   driftSamples: number;
   /** Shown while it works: a line per sampling step count and drift pass (the CLI passes a progress bar). */
   onProgress?: (done: number, total: number, what: string) => void;
+  /**
+   * A user's held-out images instead of the built-in held-out prompts: sampled on their captions and used for
+   * the drift. No evaluator applies to them (its scores are NaN: the report leaves those columns out).
+   */
+  heldOut?: TrainingData | null;
 }
 
 export interface EvalResult {
@@ -33,7 +39,9 @@ export interface EvalResult {
 }
 
 export async function evaluateModel(engine: Engine, base: LoadedBase, opts: EvalOptions): Promise<EvalResult> {
-  const all = heldOutPrompts();
+  const user = opts.heldOut ?? null;
+  const userExamples = user ? Array.from({ length: Math.min(opts.prompts, user.size) }, (_, i) => user.example(i)) : [];
+  const all = user ? userExamples.map((x, i) => ({ text: x.caption, seed: 1000 + i, novel: false })) : heldOutPrompts();
   // An even spread over the list (it alternates novel and in-distribution prompts by task).
   const chosen = Array.from({ length: Math.min(opts.prompts, all.length) }, (_, i) => all[Math.floor((i * all.length) / Math.min(opts.prompts, all.length))]);
   const prompts = chosen.map((p) => p.text);
@@ -57,18 +65,24 @@ export async function evaluateModel(engine: Engine, base: LoadedBase, opts: Eval
     imageTensor.release();
     const per = C * res * res;
     const split = Array.from({ length: n }, (_, i) => images.slice(i * per, (i + 1) * per));
+    result.images = split;
+    if (user) {
+      result.byStep.push({ steps, overall: NaN, perTask: {}, novel: NaN, inDistribution: NaN });
+      progress(`${n} held-out captions at ${steps} steps`);
+      continue;
+    }
     const scores = scorePrompts(prompts, split);
     if (!scores) throw new Error('held-out prompts did not parse: the built-in grammar changed');
     const novel = scores.images.filter((_, i) => chosen[i].novel);
     const inDist = scores.images.filter((_, i) => !chosen[i].novel);
     const acc = (xs: typeof novel) => (xs.length ? xs.filter((x) => x.correct).length / xs.length : 0);
     result.byStep.push({ steps, overall: scores.overall, perTask: scores.perTask, novel: acc(novel), inDistribution: acc(inDist) });
-    result.images = split;
     progress(`${n} prompts at ${steps} steps: overall ${scores.overall.toFixed(3)}`);
   }
   // Drift: real clean samples, their captions, fixed noise (none asked for: skipped).
   if (opts.driftSamples <= 0) return result;
-  const samples = Array.from({ length: opts.driftSamples }, (_, i) => builtinSample('clean', i, { size: res }));
+  // The user's held-out images when given (all of them, up to driftSamples), else clean built-in samples.
+  const samples = user ? Array.from({ length: Math.min(opts.driftSamples, user.size) }, (_, i) => user.example(i)) : Array.from({ length: opts.driftSamples }, (_, i) => builtinSample('clean', i, { size: res }));
   const dc = await base.embeddings.stacked(samples.map((s) => s.caption));
   const du = await base.embeddings.stacked(samples.map(() => ''));
   for (const steps of opts.stepCounts) {

@@ -343,8 +343,12 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
   const out = args.required('out');
   mkdirSync(out, { recursive: true });
   const cfg = trainConfigFrom(args, base);
-  const { train: data, validation } = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
-  const evalOpts = evalOptions(args);
+  const spec = args.string('data', 'builtin:clean');
+  const { train: data, validation } = await dataFrom(spec, base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
+  // A user's folder: sampled on its held-out captions (its training images when too small for a split), drift
+  // on those images, and no evaluator (it reads only the built-in dataset's grammar).
+  const folder = !spec.startsWith('builtin:');
+  const evalOpts = { ...evalOptions(args), heldOut: folder ? (validation ?? data) : null };
   console.log(`compare: base ${base.manifest.id}, ${data.size} examples, ${cfg.max_train_steps} steps each, seed ${cfg.seed}`);
   const results: ArmResult[] = [await evaluateBase(engine, base, evalOpts)];
   for (const method of ['sft', 'soar'] as const) results.push(await trainArm(engine, base, data, { ...cfg, method }, method.toUpperCase(), method, out, evalOpts, validation));
@@ -357,11 +361,17 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
     `# SFT vs SOAR on ${base.manifest.id}`,
     '',
     `Data: ${args.string('data', 'builtin:clean')} (${data.size} examples); ${cfg.max_train_steps} steps, batch ${cfg.train_batch_size}, lr ${cfg.learning_rate}, seed ${cfg.seed};`,
-    `SOAR: lambda_aux ${cfg.lambda_aux}, trajectory_length ${cfg.trajectory_length}, cfg_scale_sampling ${cfg.cfg_scale_sampling}. Evaluated on ${evalOpts.prompts} held-out prompts, CFG ${evalOpts.cfgScale}.`,
+    `SOAR: lambda_aux ${cfg.lambda_aux}, trajectory_length ${cfg.trajectory_length}, cfg_scale_sampling ${cfg.cfg_scale_sampling}. Sampled on ${folder ? 'the dataset\'s held-out captions' : `${evalOpts.prompts} held-out prompts`}, CFG ${evalOpts.cfgScale}.`,
     '',
-    '| model | sampling steps | overall | novel pairs | in-distribution | final drift |',
-    '|---|---|---|---|---|---|',
-    ...results.flatMap(evalRows),
+    ...(folder
+      ? [
+          `No evaluator applies to this dataset (the GenEval-style one reads only the built-in dataset's captions): compare the sample grids, drawn on ${validation ? `the ${validation.size} held-out images' captions (held-out.txt)` : 'training captions (the folder is too small for a held-out split)'} with the same seeds for every model. Drift: distance of the sampled path from the straight path to those images.`,
+          '',
+          '| model | sampling steps | final drift |',
+          '|---|---|---|',
+          ...results.flatMap((r) => r.eval.byStep.map((s, i) => `| ${r.label} | ${s.steps} | ${r.eval.drift[i]?.final.toFixed(4) ?? '–'} |`)),
+        ]
+      : ['| model | sampling steps | overall | novel pairs | in-distribution | final drift |', '|---|---|---|---|---|---|', ...results.flatMap(evalRows)]),
     '',
     `Validation loss (fixed seed, lower is better${validation ? `, on the ${validation.size} held-out images of held-out.txt` : ''}): ${results.filter((r) => r.validation !== null).map((r) => `${r.label} ${r.validation!.toFixed(5)}`).join(', ')}.`,
     '',

@@ -1,5 +1,6 @@
-// `sample` on the tiny preset: a LoRA trained by `train`, exported, re-imported through the studio's import and
-// sampled on the user's prompts, one grid column per model; bad LoRA paths and unknown options refused.
+// The commands on a user's own folder, on the tiny preset: `train` keeps a held-out split, `compare` reports on
+// it without the built-in evaluator, and `sample` draws a LoRA trained by `train`, exported and re-imported
+// through the studio's import, on the user's prompts, one grid column per model; bad input refused.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,17 @@ describe('train on a folder', () => {
     const metrics = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as { validation: Array<{ loss: number }> };
     expect(metrics.validation.length).toBeGreaterThan(0);
     await expect(quiet(['train', '--base', base, '--data', data, '--held-out', '1', '--steps', '1', '--out', run])).rejects.toThrow(/--held-out must be a fraction/);
+
+    // compare on the same folder: SFT and SOAR on the training images, sampled on the held-out captions.
+    const cmp = join(dir, 'compare');
+    expect(await quiet(['compare', '--base', base, '--data', data, '--held-out', '0.25', '--steps', '1', '--train_batch_size', '2', '--trajectory_length', '1', '--eval-steps', '2', '--drift-samples', '3', '--out', cmp])).toBe(0);
+    const report = readFileSync(join(cmp, 'report.md'), 'utf8');
+    expect(report).toMatch(/No evaluator applies to this dataset/);
+    expect(report).toMatch(/the 3 held-out images' captions/);
+    expect(report).not.toMatch(/novel pairs/);
+    expect(report).toMatch(/\| SOAR \| 2 \| \d\.\d{4} \|/);
+    const grid = decodePng(new Uint8Array(readFileSync(join(cmp, 'samples-soar.png'))));
+    expect(grid.width).toBeGreaterThan(32);
   });
 });
 
