@@ -49,7 +49,7 @@ export const USAGE = `usage: npm run soar -- <command> [options]
             [--held-out 0.05]: a folder's share kept out of training for the validation loss (listed in RUN_DIR/held-out.txt)
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
-            one column per model (base, each LoRA, all together), one row per prompt and seed
+            one column per model (base, each LoRA, all together), one row per prompt and seed; [--trajectory strip.png]
   eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
@@ -73,7 +73,7 @@ export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches
   demo: DEMO_FLAGS,
   'init-base': { values: ['preset', 'seed', 'out'] },
   train: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
-  sample: { values: ['base', 'prompt', 'prompts-file', 'lora', 'count', 'steps', 'cfg', 'seed', 'out'], repeatable: ['prompt', 'lora'] },
+  sample: { values: ['base', 'prompt', 'prompts-file', 'lora', 'count', 'steps', 'cfg', 'seed', 'out', 'trajectory'], repeatable: ['prompt', 'lora'] },
   eval: { values: ['base', 'checkpoint', 'out', ...EVAL_FLAGS] },
   compare: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
 };
@@ -268,18 +268,30 @@ async function sampleCommand(engine: Engine, args: Args): Promise<number> {
   const unc = await base.embeddings.stacked(rows.map(() => ''));
   const noise = await Promise.all(rows.map((r) => new Rng(r.seed).randn(engine, [1, C, res, res], 'z1').toArray()));
   const z1Data = concatFloats(noise);
+  const trajectoryOut = args.optional('trajectory');
   const bar = new ProgressBar(columns.length, 'sampling');
   const byColumn: Float32Array[][] = [];
+  // --trajectory: per model, the clean-image prediction x̂0 = z − sigma·v of the first row at every step.
+  const strips: Float32Array[][] = [];
   for (const [ci, col] of columns.entries()) {
     base.model.adapters = col.sets;
-    const img = engine.scope(() => {
+    const r = engine.scope(() => {
       const z1 = engine.fromArray(z1Data, [rows.length, C, res, res], 'z1');
-      return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: false }, new Rng(seed)).image;
+      return sample(engine, modelVelocity(base.model), z1, uploadEmbeddings(engine, cond), uploadEmbeddings(engine, unc), { steps, cfgScale, shift: base.manifest.meta.shift, stepType: 'euler', noiseScale: 0, captureTrajectory: Boolean(trajectoryOut) }, new Rng(seed));
     });
-    const data = await img.toArray();
-    img.release();
-    byColumn.push(rows.map((_, r) => data.slice(r * per, (r + 1) * per)));
+    const data = await r.image.toArray();
+    r.image.release();
+    byColumn.push(rows.map((_, i) => data.slice(i * per, (i + 1) * per)));
+    if (r.trajectory) {
+      strips.push(await Promise.all(r.trajectory.predictions.map(async (t) => (await t.toArray()).slice(0, per))));
+      // The last state is the image itself (released above).
+      for (const t of [...r.trajectory.predictions, ...r.trajectory.states.slice(0, -1)]) t.release();
+    }
     bar.update(ci + 1, col.label);
+  }
+  if (trajectoryOut) {
+    writeFileSync(trajectoryOut, gridPng(strips.flat(), { scale: 4, cols: steps }));
+    console.log(`wrote ${trajectoryOut}: the first row's x̂0 at each of ${steps} steps, one strip per model (${columns.map((c) => c.label).join(' | ')})`);
   }
   base.model.adapters = [];
   for (const l of loras) l.set.release();

@@ -43,6 +43,20 @@ describe('train on a folder', () => {
     expect(metrics.validation.length).toBeGreaterThan(0);
     await expect(quiet(['train', '--base', base, '--data', data, '--held-out', '1', '--steps', '1', '--out', run])).rejects.toThrow(/--held-out must be a fraction/);
 
+    // The same images described by a Hugging Face metadata.jsonl instead of caption files.
+    const hf = join(dir, 'hf');
+    const hfFiles: Record<string, FileSpec> = {};
+    const lines: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      hfFiles[`train/p${i}.png`] = rgbPng(8, 8, (x, y) => [10 * i, y * 20, x * 20]);
+      lines.push(JSON.stringify({ file_name: `p${i}.png`, text: `pattern ${i}` }));
+    }
+    hfFiles['train/metadata.jsonl'] = lines.join('\n') + '\n';
+    writeDataset(hf, hfFiles);
+    const hfRun = join(dir, 'hf-run');
+    expect(await quiet(['train', '--base', base, '--data', hf, '--steps', '1', '--train_batch_size', '2', '--out', hfRun])).toBe(0);
+    expect(readFileSync(join(hfRun, 'held-out.txt'), 'utf8').trim().split('\n')).toHaveLength(2); // 10 images: a quarter at most
+
     // compare on the same folder: SFT and SOAR on the training images, sampled on the held-out captions.
     const cmp = join(dir, 'compare');
     expect(await quiet(['compare', '--base', base, '--data', data, '--held-out', '0.25', '--steps', '1', '--train_batch_size', '2', '--trajectory_length', '1', '--eval-steps', '2', '--drift-samples', '3', '--out', cmp])).toBe(0);
@@ -74,7 +88,11 @@ describe('sample with LoRAs', () => {
     const prompts = join(dir, 'prompts.txt');
     writeFileSync(prompts, 'a red circle\n\n  a blue square  \n');
     const out = join(dir, 'grid.png');
-    expect(await quiet(['sample', '--base', base, '--prompt', 'a green triangle', '--prompts-file', prompts, '--lora', `${lora}:0.5`, '--lora', lora, '--steps', '2', '--out', out])).toBe(0);
+    const strip = join(dir, 'strip.png');
+    expect(await quiet(['sample', '--base', base, '--prompt', 'a green triangle', '--prompts-file', prompts, '--lora', `${lora}:0.5`, '--lora', lora, '--steps', '2', '--out', out, '--trajectory', strip])).toBe(0);
+    // The trajectory strip: one row per model (4), one x̂0 per step (2).
+    const s = decodePng(new Uint8Array(readFileSync(strip)));
+    expect([s.width, s.height]).toEqual([2 * 32 + 3 * 2, 4 * 32 + 5 * 2]);
     const png = decodePng(new Uint8Array(readFileSync(out)));
     // 4 columns (base, LoRA ×0.5, LoRA, both) by 3 rows (prompts): tiny's 8 px images ×4, 2 px gaps.
     expect([png.width, png.height]).toEqual([4 * 32 + 5 * 2, 3 * 32 + 4 * 2]);
