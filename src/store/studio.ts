@@ -27,6 +27,8 @@ export interface RunView extends RunSummary {
   /** Live throughput from the latest run/metrics (null before the first step of this session). */
   stepsPerSecond: number | null;
   etaSeconds: number | null;
+  /** 'together': the ETA is when every interleaved run beside this one is done too. */
+  etaScope: 'run' | 'together' | null;
 }
 
 export type Pending = 'idle' | 'pending' | 'done' | 'error';
@@ -88,6 +90,7 @@ function withRun(state: StudioState, run: RunSummary): StudioState {
     ...run,
     stepsPerSecond: run.status === 'running' ? (prev?.stepsPerSecond ?? null) : null,
     etaSeconds: run.status === 'running' ? (prev?.etaSeconds ?? null) : null,
+    etaScope: run.status === 'running' ? (prev?.etaScope ?? null) : null,
   };
   const runOrder = prev ? state.runOrder : [...state.runOrder, run.id];
   return { ...state, runs: { ...state.runs, [run.id]: view }, runOrder };
@@ -140,6 +143,7 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
         history: appendMetrics(run.history, m.metrics),
         stepsPerSecond: m.stepsPerSecond,
         etaSeconds: m.etaSeconds,
+        etaScope: m.etaScope,
       };
       return { ...state, runs: { ...state.runs, [m.runId]: next } };
     }

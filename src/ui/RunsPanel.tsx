@@ -108,7 +108,7 @@ function RunCard({ run, color, watched }: { run: RunView; color: string; watched
             {run.stepsPerSecond !== null && run.status === 'running' ? `${run.stepsPerSecond.toFixed(run.stepsPerSecond < 10 ? 2 : 0)} steps/s` : '– steps/s'}
           </span>
           <span className="tabular" data-testid="run-eta">
-            ETA {run.etaSeconds !== null && run.status === 'running' ? formatDuration(run.etaSeconds) : '–'}
+            ETA {run.etaSeconds !== null && run.status === 'running' ? `${formatDuration(run.etaSeconds)}${run.etaScope === 'together' ? ' (interleaved runs together)' : ''}` : '–'}
           </span>
           <span className="tabular">loss {formatValue(last?.loss)}</span>
           <span className="tabular muted" data-testid="run-checkpoint">

@@ -166,7 +166,8 @@ export type WorkerToUi =
   /** Answer to 'run/delete': the run, its checkpoint and its LoRA are gone (also for an id the worker did not know). */
   | { type: 'run/deleted'; id: string }
   /** Incremental metrics (cheaper than a whole RunSummary every step). */
-  | { type: 'run/metrics'; runId: string; metrics: StepMetrics; stepsPerSecond: number; etaSeconds: number }
+  /** stepsPerSecond from this run's own wall time per step; etaScope 'together': the ETA of all interleaved runs. */
+  | { type: 'run/metrics'; runId: string; metrics: StepMetrics; stepsPerSecond: number; etaSeconds: number; etaScope: 'run' | 'together' }
   | { type: 'run/validation'; runId: string; step: number; loss: number }
   | { type: 'runs/restored'; runs: RunSummary[] }
   | { type: 'trajectory/frame'; frame: TrajectoryFrame }

@@ -12,7 +12,7 @@ import type { RunManager } from './runs';
 import type { Job } from './scheduler';
 import { keepCapture, type KeptCapture } from './trajectory';
 
-/** Steps whose timing the steps/s estimate averages over. */
+/** Steps whose timing the steps/s estimate takes the median of (robust to the slow first step). */
 const RATE_WINDOW = 20;
 
 export class RunJob implements Job {
@@ -20,7 +20,8 @@ export class RunJob implements Job {
   /** The LoRA rebuilt from the checkpoint, for compare/export of a run that has no trainer in memory. */
   private stored: LoraSet | null = null;
   private pending: Promise<StepMetrics> | null = null;
-  private times: number[] = [];
+  /** Wall ms of this run's recent steps: step number → ms (see timeStep). */
+  private durations = new Map<number, number>();
   /** The last checkpoint write failed (quota): the pause that follows does not try again at once. */
   storageFailed = false;
 
@@ -48,6 +49,7 @@ export class RunJob implements Job {
     const { metrics } = await this.runs.world.lock.run(() =>
       withAdapters(model, [lora], () => t.trainStep(watch ? { capture: (r) => (captured = keepCapture(engine, r)) } : {})),
     );
+    this.timeStep(t.step, metrics);
     const previous = this.pending;
     this.pending = metrics;
     if (previous) this.onMetrics(await previous); // throws NonFiniteLossError for a refused step
@@ -69,16 +71,50 @@ export class RunJob implements Job {
     if (p) this.onMetrics(await p);
   }
 
+  /**
+   * The wall time of a step is the GPU's time on it: from when the GPU finished whatever ran before it (any run's
+   * step: interleaved runs share the GPU) or from its submission if the GPU was idle, to its own completion (its
+   * metrics read back). Completions arrive in GPU order, so the shared clock on the RunManager orders them.
+   */
+  private timeStep(step: number, metrics: Promise<StepMetrics>): void {
+    const submitted = performance.now();
+    metrics.then(
+      () => {
+        const now = performance.now();
+        const start = Math.max(this.runs.lastGpuDone, submitted);
+        this.runs.lastGpuDone = now;
+        this.durations.set(step, now - start);
+        for (const k of this.durations.keys()) if (k <= step - RATE_WINDOW) this.durations.delete(k);
+      },
+      () => undefined, // a refused step: reported by flush/step
+    );
+  }
+
+  /** Median wall ms per step of this run over its recent steps (null before the first one). */
+  msPerStep(): number | null {
+    const xs = [...this.durations.values()].sort((a, b) => a - b);
+    return xs.length ? xs[xs.length >> 1] : null;
+  }
+
+  /** Steps this run still has to go. */
+  get stepsLeft(): number {
+    return Math.max(0, this.record.config.max_train_steps - this.record.step);
+  }
+
   private onMetrics(m: StepMetrics): void {
-    const now = performance.now();
-    this.times.push(now);
-    if (this.times.length > RATE_WINDOW + 1) this.times.shift();
-    const n = this.times.length - 1;
-    const stepsPerSecond = n > 0 ? (n * 1000) / Math.max(1e-3, now - this.times[0]) : m.ms_per_step > 0 ? 1000 / m.ms_per_step : 0;
-    const left = this.record.config.max_train_steps - m.step;
+    // The trainer times a step from its previous one, which in interleaved mode includes the other run's step:
+    // the worker's own measure replaces it (and the GFLOP/s that follow from it).
+    const own = this.durations.get(m.step);
+    if (own !== undefined && own > 0) {
+      if (m.gflops && m.ms_per_step > 0) m.gflops *= m.ms_per_step / own;
+      m.ms_per_step = own;
+    }
     this.record.step = m.step;
     this.record.history.push(m);
-    this.runs.world.post({ type: 'run/metrics', runId: this.id, metrics: m, stepsPerSecond, etaSeconds: stepsPerSecond > 0 ? left / stepsPerSecond : 0 });
+    const ms = this.msPerStep();
+    const stepsPerSecond = ms ? 1000 / ms : 0;
+    const eta = this.runs.eta(this);
+    this.runs.world.post({ type: 'run/metrics', runId: this.id, metrics: m, stepsPerSecond, etaSeconds: eta.seconds, etaScope: eta.scope });
   }
 
   async validate(): Promise<void> {
@@ -137,7 +173,7 @@ export class RunJob implements Job {
     });
     this.releaseStored();
     this.trainer = trainer;
-    this.times = [];
+    this.durations.clear();
     // The history is the checkpoint's from here on (steps after it are recomputed, with the same values).
     const rewound = r.step !== trainer.step || r.history.length !== trainer.history.length;
     r.step = trainer.step;

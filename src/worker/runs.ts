@@ -53,6 +53,8 @@ export class RunManager {
   private readonly jobs = new Map<string, RunJob>();
   /** Set once the GPU is lost: nothing may touch it again; runs keep their stored checkpoints. */
   private lost: string | null = null;
+  /** When the GPU last finished a run's step (performance.now()): interleaved runs' steps are timed against it. */
+  lastGpuDone = 0;
 
   constructor(
     readonly world: World,
@@ -64,6 +66,19 @@ export class RunManager {
   async gpuModel(): Promise<{ engine: Engine; model: StudioBase['base']['model'] }> {
     const { base } = await this.world.base();
     return { engine: this.world.engine(), model: base.model };
+  }
+
+  /**
+   * Time left for `job`. Interleaved runs take turns on the GPU, so while others run beside it the ETA is when
+   * all of them will be done (each one's steps left × its own time per step), and says so.
+   */
+  eta(job: RunJob): { seconds: number; scope: 'run' | 'together' } {
+    const group = job.record.group;
+    const interleaved = group !== null && group.startsWith('i:');
+    const together = [...this.jobs.values()].filter((j) => j === job || (interleaved && j.record.group === group && j.record.status === 'running'));
+    let ms = 0;
+    for (const j of together) ms += j.stepsLeft * (j.msPerStep() ?? job.msPerStep() ?? 0);
+    return { seconds: ms / 1000, scope: together.length > 1 ? 'together' : 'run' };
   }
 
   records(): RunRecord[] {

@@ -59,8 +59,8 @@ describe('studio store', () => {
   it('adds runs on update, appends metrics with throughput, and validation points', () => {
     const s = apply(
       { type: 'run/update', run: run('a') },
-      { type: 'run/metrics', runId: 'a', metrics: metric(1, 2), stepsPerSecond: 3, etaSeconds: 10 },
-      { type: 'run/metrics', runId: 'a', metrics: metric(2, 1.5), stepsPerSecond: 4, etaSeconds: 9 },
+      { type: 'run/metrics', runId: 'a', metrics: metric(1, 2), stepsPerSecond: 3, etaSeconds: 10, etaScope: 'run' },
+      { type: 'run/metrics', runId: 'a', metrics: metric(2, 1.5), stepsPerSecond: 4, etaSeconds: 9, etaScope: 'run' },
       { type: 'run/validation', runId: 'a', step: 2, loss: 1.7 },
     );
     expect(s.runOrder).toEqual(['a']);
@@ -80,7 +80,7 @@ describe('studio store', () => {
 
   it('restored runs come in creation order; metrics of unknown runs are ignored', () => {
     const s = apply(
-      { type: 'run/metrics', runId: 'x', metrics: metric(1), stepsPerSecond: 1, etaSeconds: 1 },
+      { type: 'run/metrics', runId: 'x', metrics: metric(1), stepsPerSecond: 1, etaSeconds: 1, etaScope: 'run' },
       { type: 'runs/restored', runs: [run('b', { createdAt: 5 }), run('a', { createdAt: 2 })] },
     );
     expect(s.runOrder).toEqual(['a', 'b']);

@@ -141,8 +141,28 @@ describe('Studio (worker side)', () => {
     const soarCfg = { ...CFG, method: 'soar' as const, seed: 7 };
     const aloneSft = await straight(h, sftCfg, 4);
     const aloneSoar = await straight(h, soarCfg, 4);
+    const t0 = performance.now();
     await h.send({ type: 'run/start', interleave: true, runs: [{ id: 'sft', name: 'SFT', config: sftCfg }, { id: 'soar', name: 'SOAR', config: soarCfg }] });
     await h.until('both done', () => h.run('sft')?.status === 'done' && h.run('soar')?.status === 'done');
+    const elapsed = performance.now() - t0;
+    // Speed and ETA from each run's own wall time per step: the two runs' step times add up to at most the
+    // wall time that passed (validation and checkpoints take the rest), and to a good part of it.
+    const posted = h.of('run/metrics');
+    const stepMs = posted.reduce((sum, x) => sum + x.metrics.ms_per_step, 0);
+    expect(stepMs).toBeLessThanOrEqual(elapsed * 1.02);
+    expect(stepMs).toBeGreaterThan(elapsed * 0.2);
+    for (const x of posted) {
+      expect(x.metrics.ms_per_step).toBeGreaterThan(0);
+      const mine = posted.filter((y) => y.runId === x.runId && y.metrics.step <= x.metrics.step).map((y) => y.metrics.ms_per_step).sort((a, b) => a - b);
+      expect(x.stepsPerSecond).toBeCloseTo(1000 / mine[mine.length >> 1], 6); // the median of its steps so far
+      // While both train (up to step 2 at least: near the end one may finish first), the ETA is for both
+      // together, and it is the time their remaining steps will take.
+      if (x.metrics.step <= 2) {
+        expect(x.etaScope).toBe('together');
+        expect(x.etaSeconds).toBeGreaterThan(0);
+        expect(x.etaSeconds * 1000).toBeLessThan(elapsed * 3);
+      }
+    }
     expect(h.metrics('sft')).toEqual(aloneSft);
     expect(h.metrics('soar')).toEqual(aloneSoar);
     expect(aloneSft).not.toEqual(aloneSoar);
@@ -197,6 +217,11 @@ describe('Studio (worker side)', () => {
     expect(run.history.map((x) => x.loss)).toEqual(before);
     await b.send({ type: 'run/resume', id: 'r1' });
     await b.until('done', () => b.run('r1')?.status === 'done');
+    // After the resume, speed and ETA are measured again (not 0 steps/s, not ETA 0 with steps left).
+    const resumed = b.of('run/metrics').filter((x) => x.runId === 'r1');
+    for (const x of resumed) expect(x.stepsPerSecond).toBeGreaterThan(0);
+    for (const x of resumed.filter((y) => y.metrics.step < 6)) expect(x).toMatchObject({ etaScope: 'run', etaSeconds: expect.any(Number) });
+    expect(resumed.filter((y) => y.metrics.step < 6).every((y) => y.etaSeconds > 0)).toBe(true);
     expect([...before, ...b.metrics('r1')]).toEqual(reference);
     expect(b.run('r1')!.history.map((x) => x.loss)).toEqual(reference);
     // Restoring again changes nothing.
