@@ -57,7 +57,7 @@ function tick() {
       skipped: false,
     };
     r.history.push(metrics);
-    post({ type: 'run/metrics', runId: r.id, metrics, stepsPerSecond: r.method === 'soar' ? 5.4 : 16.1, etaSeconds: (r.config.max_train_steps - t) / 5 , etaScope: 'run'});
+    post({ type: 'run/metrics', runId: r.id, metrics, stepsPerSecond: r.method === 'soar' ? 5.4 : 16.1, etaSeconds: (r.config.max_train_steps - t) / 5, etaScope: 'run' });
     if (t % 5 === 0) {
       r.validation.push({ step: t, loss: 1.0 * Math.exp(-t / 25) + 0.2 });
       post({ type: 'run/validation', runId: r.id, step: t, loss: 1.0 * Math.exp(-t / 25) + 0.2 });
