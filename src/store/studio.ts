@@ -14,6 +14,7 @@ import type {
   TrajectoryFrame,
   UiToWorker,
   WorkerToUi,
+  RunPhase,
 } from '../worker/protocol';
 import { queuedRun } from '../worker/protocol';
 
@@ -29,6 +30,8 @@ export interface RunView extends RunSummary {
   etaSeconds: number | null;
   /** 'together': the ETA is when every interleaved run beside this one is done too. */
   etaScope: 'run' | 'together' | null;
+  /** What the run does before its step counter moves (the slow first step), null while steps flow. */
+  phase: RunPhase | null;
 }
 
 export type Pending = 'idle' | 'pending' | 'done' | 'error';
@@ -91,6 +94,7 @@ function withRun(state: StudioState, run: RunSummary): StudioState {
     stepsPerSecond: run.status === 'running' ? (prev?.stepsPerSecond ?? null) : null,
     etaSeconds: run.status === 'running' ? (prev?.etaSeconds ?? null) : null,
     etaScope: run.status === 'running' ? (prev?.etaScope ?? null) : null,
+    phase: run.status === 'running' ? (prev?.phase ?? null) : null,
   };
   const runOrder = prev ? state.runOrder : [...state.runOrder, run.id];
   return { ...state, runs: { ...state.runs, [run.id]: view }, runOrder };
@@ -146,6 +150,11 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
         etaScope: m.etaScope,
       };
       return { ...state, runs: { ...state.runs, [m.runId]: next } };
+    }
+    case 'run/phase': {
+      const run = state.runs[m.runId];
+      if (!run) return state;
+      return { ...state, runs: { ...state.runs, [m.runId]: { ...run, phase: m.phase } } };
     }
     case 'run/validation': {
       const run = state.runs[m.runId];

@@ -98,8 +98,14 @@ function RunCard({ run, color, watched }: { run: RunView; color: string; watched
           )}
         </span>
       </div>
+      {run.phase && run.status === 'running' && (
+        // Before the step counter moves: what the worker is doing (the first step compiles every kernel).
+        <p className="run-phase muted" data-testid="run-phase" data-kind={run.phase.kind}>
+          {run.phase.message}…
+        </p>
+      )}
       <div className="run-progress">
-        <Progress value={run.status === 'queued' && run.step === 0 ? null : frac} testId="run-progress" />
+        <Progress value={(run.status === 'queued' && run.step === 0) || run.phase ? null : frac} testId="run-progress" />
         <div className="run-stats">
           <span className="tabular" data-testid="run-steps">
             step {run.step.toLocaleString('en-US')} / {total.toLocaleString('en-US')}

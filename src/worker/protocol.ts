@@ -141,6 +141,12 @@ export type UiToWorker =
 
 /** Why the studio cannot use WebGPU: the browser has none, the page is not a secure context (so the browser
  *  hides it), or it gave no adapter or no device. */
+export interface RunPhase {
+  /** preparing: restoring the checkpoint and building the trainer; first-step: compiling the step's kernels. */
+  kind: 'preparing' | 'first-step';
+  message: string;
+}
+
 export type UnavailableReason = 'no-webgpu' | 'insecure-context' | 'no-adapter' | 'no-device';
 
 // ------------------------------------------------------------------------------------------------ worker -> UI
@@ -169,6 +175,11 @@ export type WorkerToUi =
   /** stepsPerSecond from this run's own wall time per step; etaScope 'together': the ETA of all interleaved runs. */
   | { type: 'run/metrics'; runId: string; metrics: StepMetrics; stepsPerSecond: number; etaSeconds: number; etaScope: 'run' | 'together' }
   | { type: 'run/validation'; runId: string; step: number; loss: number }
+  /**
+   * What a run is doing before its step counter moves (null: training normally). The first step of a run
+   * compiles every GPU pipeline it uses, which on a software adapter takes up to a minute.
+   */
+  | { type: 'run/phase'; runId: string; phase: RunPhase | null }
   | { type: 'runs/restored'; runs: RunSummary[] }
   | { type: 'trajectory/frame'; frame: TrajectoryFrame }
   | { type: 'compare/progress'; done: number; total: number }

@@ -10,6 +10,7 @@ import { withAdapters } from './lock';
 import { StorageError, type RunRecord } from './persistence';
 import type { RunManager } from './runs';
 import type { Job } from './scheduler';
+import type { RunPhase } from './protocol';
 import { keepCapture, type KeptCapture } from './trajectory';
 
 /** Steps whose timing the steps/s estimate takes the median of (robust to the slow first step). */
@@ -24,6 +25,8 @@ export class RunJob implements Job {
   private durations = new Map<number, number>();
   /** The last checkpoint write failed (quota): the pause that follows does not try again at once. */
   storageFailed = false;
+  /** A phase message is showing on the run card. */
+  private inPhase = false;
 
   constructor(
     readonly runs: RunManager,
@@ -37,10 +40,17 @@ export class RunJob implements Job {
   // ---------------------------------------------------------------------------------------------- the step
 
   async step(): Promise<boolean> {
+    const fresh = !this.trainer;
+    if (fresh) this.phase({ kind: 'preparing', message: this.record.checkpointStep > 0 ? `restoring the checkpoint of step ${this.record.checkpointStep}` : 'building the trainer' });
     const t = await this.ensureTrainer();
     if (t.done) {
       await this.flush();
+      this.phase(null);
       return false;
+    }
+    if (fresh) {
+      const software = this.runs.world.engine().gpu.summary.isSoftware;
+      this.phase({ kind: 'first-step', message: `first step: compiling the GPU kernels it uses${software ? ' (the slow one on a software adapter: up to a minute; the steps after it are much faster)' : ''}` });
     }
     const { engine, model } = await this.runs.gpuModel();
     const lora = t.lora!;
@@ -101,7 +111,15 @@ export class RunJob implements Job {
     return Math.max(0, this.record.config.max_train_steps - this.record.step);
   }
 
+  /** Tells the run card what happens before the step counter moves (null once steps flow). */
+  private phase(p: RunPhase | null): void {
+    if (!p && !this.inPhase) return;
+    this.inPhase = p !== null;
+    this.runs.world.post({ type: 'run/phase', runId: this.id, phase: p });
+  }
+
   private onMetrics(m: StepMetrics): void {
+    this.phase(null); // the first step is done: steps flow
     // The trainer times a step from its previous one, which in interleaved mode includes the other run's step:
     // the worker's own measure replaces it (and the GFLOP/s that follow from it).
     const own = this.durations.get(m.step);

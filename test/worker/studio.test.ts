@@ -163,6 +163,14 @@ describe('Studio (worker side)', () => {
         expect(x.etaSeconds * 1000).toBeLessThan(elapsed * 3);
       }
     }
+    // Before its counter moves a run says what it is doing: building the trainer, then the first step (the
+    // one that compiles the kernels); the phase clears as the first metrics arrive.
+    for (const id of ['sft', 'soar']) {
+      const mine = h.messages.filter((x) => (x.type === 'run/phase' || x.type === 'run/metrics') && x.runId === id);
+      const phases = mine.filter((x): x is Extract<WorkerToUi, { type: 'run/phase' }> => x.type === 'run/phase').map((x) => x.phase?.kind ?? null);
+      expect(phases).toEqual(['preparing', 'first-step', null]);
+      expect(mine.findIndex((x) => x.type === 'run/phase' && x.phase === null)).toBeLessThan(mine.findIndex((x) => x.type === 'run/metrics'));
+    }
     expect(h.metrics('sft')).toEqual(aloneSft);
     expect(h.metrics('soar')).toEqual(aloneSoar);
     expect(aloneSft).not.toEqual(aloneSoar);
