@@ -129,6 +129,13 @@ function handle(m) {
               reportText: '6 images taken, 3 skipped\n',
               skipped: { 'no-caption': 1, 'corrupt-image': 1, 'caption-without-image': 1 },
               warnings: { upscaled: 2 },
+              items: [
+                { key: 'no-caption', kind: 'skip', path: 'lonely.png', message: 'no caption file beside it' },
+                { key: 'corrupt-image', kind: 'skip', path: 'broken.png', message: 'the file ends inside the image data' },
+                { key: 'caption-without-image', kind: 'skip', path: 'notes.txt', message: 'no image with this name' },
+                { key: 'upscaled', kind: 'warn', path: 'img0.png', message: '4×4 px, smaller than the 8×8 training resolution: upscaled ×2.00' },
+                { key: 'upscaled', kind: 'warn', path: 'img1.png', message: '4×4 px, smaller than the 8×8 training resolution: upscaled ×2.00' },
+              ],
               preview: colors.map((c, i) => ({ id: `img${i}.png`, path: `img${i}.png`, caption: words[i], image: shape(c) })),
             },
           }),

@@ -187,6 +187,12 @@ test.describe('the studio journey (real worker, SwiftShader)', () => {
       // A broken JSONL line, dropped as loose files.
       await dropFiles(page, jsonlFolder());
       await expectReport(page, 'dropped items', EXPECTED_JSONL);
+      // The broken line is on the page with its file, its line and why, one line number only (the file's).
+      const broken = page.locator('[data-reason=jsonl-parse-error]');
+      await broken.getByTestId('reason-items').locator('summary').click();
+      await expect(broken.getByTestId('reason-item')).toHaveCount(1);
+      await expect(broken.getByTestId('reason-item')).toContainText(/^metadata\.jsonl:3 — not valid JSON \(.* at column \d+\); fix or delete this line$/);
+      await expect(broken.getByTestId('reason-item')).not.toContainText('line 1 column');
 
       // The same messy folder through the folder picker (<input webkitdirectory>).
       const folder = join(dir, 'picked-photos');

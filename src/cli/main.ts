@@ -11,7 +11,7 @@ import { closeNodeGpu, nodeGpu } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
 import { builtinData } from '../data/source';
-import { createJsImageDecoder, heldOutSplit, ingestDataset, toTrainingData } from '../data/ingest';
+import { createJsImageDecoder, heldOutSplit, ingestDataset, toTrainingData, type IngestOptions } from '../data/ingest';
 import { entriesFromDirectory } from '../data/ingest/node-entries';
 import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
@@ -152,7 +152,7 @@ export interface RunData {
  * folder keeps a fixed-seed share of its images out of training (`heldOut`, see heldOutSplit) for the validation
  * loss; their paths go to held-out.txt in `outDir`.
  */
-export async function dataFrom(spec: string, resolution: number, outDir: string, heldOut = DEFAULT_HELD_OUT, seed = 1): Promise<RunData> {
+export async function dataFrom(spec: string, resolution: number, outDir: string, heldOut = DEFAULT_HELD_OUT, seed = 1, captionTokens?: IngestOptions['captionTokens']): Promise<RunData> {
   const m = /^builtin:(broad|clean)(?::(\d+))?$/.exec(spec);
   if (m) return { train: builtinData(m[1] as SplitName, m[2] ? Number(m[2]) : m[1] === 'clean' ? 512 : 4096, resolution), validation: null };
   if (spec.startsWith('builtin:')) throw new Error(`--data ${JSON.stringify(spec)}: use builtin:clean[:COUNT] or builtin:broad[:COUNT]`);
@@ -162,6 +162,7 @@ export async function dataFrom(spec: string, resolution: number, outDir: string,
     resolution,
     decoder: createJsImageDecoder(),
     onProgress: (p) => p.phase === 'decode' && p.total > 0 && bar.update(p.done * (1 / p.total)),
+    captionTokens,
   });
   writeFileSync(join(outDir, 'dataset-report.txt'), result.report.toText());
   console.log(`${spec}: ${result.report.summary()} (report in ${join(outDir, 'dataset-report.txt')})`);
@@ -197,7 +198,7 @@ async function train(engine: Engine, args: Args): Promise<number> {
   const cfg = trainConfigFrom(args, base);
   const out = args.required('out');
   mkdirSync(out, { recursive: true });
-  const { train: data, validation } = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
+  const { train: data, validation } = await dataFrom(args.string('data', 'builtin:clean'), base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed, base.tokenizer.captionTokens());
   // Every held-out image counts (up to 32: each costs a forward per validation).
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   const ckPath = join(out, 'checkpoint.safetensors');
@@ -356,7 +357,7 @@ async function compareCommand(engine: Engine, args: Args): Promise<number> {
   mkdirSync(out, { recursive: true });
   const cfg = trainConfigFrom(args, base);
   const spec = args.string('data', 'builtin:clean');
-  const { train: data, validation } = await dataFrom(spec, base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed);
+  const { train: data, validation } = await dataFrom(spec, base.manifest.meta.resolution, out, heldOutFraction(args), cfg.seed, base.tokenizer.captionTokens());
   // A user's folder: sampled on its held-out captions (its training images when too small for a split), drift
   // on those images, and no evaluator (it reads only the built-in dataset's grammar).
   const folder = !spec.startsWith('builtin:');

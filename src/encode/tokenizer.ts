@@ -244,6 +244,11 @@ export class Tokenizer {
     return this.vocab.words[id - FIRST_WORD_ID] ?? `<invalid ${id}>`;
   }
 
+  /** How many content tokens a caption has, and how many the encoder reads (the rest is cut). */
+  captionTokens(): { count: (caption: string) => number; max: number } {
+    return { count: (caption) => splitCaption(caption).length, max: this.maxLength - 2 };
+  }
+
   /** [BOS, pieces..., EOS, PAD...], truncated to max_length (EOS is always kept). */
   encode(caption: string): TokenizedCaption {
     const all = splitCaption(caption);

@@ -188,6 +188,27 @@ function reasonRows(counts: Record<string, number>, labels: Record<string, { lab
   });
 }
 
+/** The files behind one reason: `file:line — why`, one line each (the first ones; the download has them all). */
+function ReasonItems({ items, total }: { items: DatasetSummary['items']; total: number }) {
+  if (!items.length) return null;
+  return (
+    <details className="reason-items" data-testid="reason-items">
+      <summary>{items.length === 1 ? 'which file' : `which files (${items.length}${total > items.length ? ` of ${total}; the downloaded report lists all` : ''})`}</summary>
+      <ul>
+        {items.map((i, k) => (
+          <li key={k} data-testid="reason-item">
+            <code>
+              {i.path}
+              {i.line !== undefined ? `:${i.line}` : ''}
+            </code>{' '}
+            — {i.message}
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
 function Report({ summary }: { summary: DatasetSummary }) {
   const skipped = reasonRows(summary.skipped, SKIP_REASONS);
   const warnings = reasonRows(summary.warnings, WARNING_KINDS);
@@ -229,6 +250,7 @@ function Report({ summary }: { summary: DatasetSummary }) {
                 <td>
                   <span className="reason-label">{r.label}</span>
                   {r.advice && <span className="reason-advice">{r.advice}</span>}
+                  <ReasonItems items={summary.items.filter((i) => i.kind === 'skip' && i.key === r.key)} total={r.count} />
                 </td>
                 <td className="reason-kind">
                   {r.key === 'hidden-file' ? <span className="tag">ignored</span> : <span className="tag tag-skip">skipped</span>}
@@ -240,6 +262,7 @@ function Report({ summary }: { summary: DatasetSummary }) {
                 <td className="reason-count tabular">{r.count}</td>
                 <td>
                   <span className="reason-label">{r.label}</span>
+                  <ReasonItems items={summary.items.filter((i) => i.kind === 'warn' && i.key === r.key)} total={r.count} />
                 </td>
                 <td className="reason-kind">
                   <span className="tag tag-warn">taken, warning</span>

@@ -19,6 +19,23 @@ interface Source {
   example(i: number): TrainingExample;
 }
 
+/** Items of one reason shown on the page; the downloaded report lists every one. */
+export const REPORT_ITEMS_SHOWN = 50;
+
+/** The report's items for the page: skipped first, then warnings, at most REPORT_ITEMS_SHOWN per reason. */
+function reportItems(report: IngestReport): DatasetSummary['items'] {
+  const seen = new Map<string, number>();
+  const keep = (key: string) => {
+    const n = (seen.get(key) ?? 0) + 1;
+    seen.set(key, n);
+    return n <= REPORT_ITEMS_SHOWN;
+  };
+  return [
+    ...report.skipped.filter((x) => keep(x.reason)).map((x) => ({ key: x.reason, kind: 'skip' as const, path: x.path, ...(x.line !== undefined ? { line: x.line } : {}), message: x.message })),
+    ...report.warnings.filter((x) => keep(x.kind)).map((x) => ({ key: x.kind, kind: 'warn' as const, path: x.path, ...(x.line !== undefined ? { line: x.line } : {}), message: x.message })),
+  ];
+}
+
 export class StudioDataset {
   private readonly edits = new Map<string, string>();
   private index: Map<string, number> | null = null;
@@ -26,7 +43,7 @@ export class StudioDataset {
   private constructor(
     readonly stored: StoredDataset,
     private readonly source: Source,
-    private readonly report: { text: string; skipped: Record<string, number>; warnings: Record<string, number> },
+    private readonly report: { text: string; skipped: Record<string, number>; warnings: Record<string, number>; items: DatasetSummary['items'] },
   ) {}
 
   // ------------------------------------------------------------------------------------------------ makers
@@ -41,7 +58,7 @@ export class StudioDataset {
     return new StudioDataset(
       { kind: 'builtin', name, split, count, resolution },
       { size: count, id: (i) => `${split}-${i}`, path: (i) => `${split}/${String(i).padStart(5, '0')}.png`, example: (i) => data.example(i) },
-      { text, skipped: {}, warnings: {} },
+      { text, skipped: {}, warnings: {}, items: [] },
     );
   }
 
@@ -85,7 +102,7 @@ export class StudioDataset {
           path: (i) => stored.paths[i],
           example: (i) => ({ image: stored.images.subarray(i * per, (i + 1) * per), caption: stored.captions[i] }),
         },
-        { text: report.toText(), skipped: { ...report.counts() }, warnings: { ...report.warningCounts() } },
+        { text: report.toText(), skipped: { ...report.counts() }, warnings: { ...report.warningCounts() }, items: reportItems(report) },
       );
     }
     for (const [id, caption] of Object.entries(edits)) ds.edits.set(id, caption);
@@ -176,6 +193,7 @@ export class StudioDataset {
       reportText: this.report.text,
       skipped: { ...this.report.skipped },
       warnings: { ...this.report.warnings },
+      items: this.report.items,
       preview: Array.from({ length: n }, (_, i) => ({
         id: this.id(i),
         caption: this.caption(i),

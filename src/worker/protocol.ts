@@ -40,6 +40,11 @@ export interface DatasetSummary {
   reportText: string;
   skipped: Record<string, number>;
   warnings: Record<string, number>;
+  /**
+   * Each skipped or warned-about item with its file, the line of a JSONL row, and why (the first
+   * REPORT_ITEMS_SHOWN per reason; the downloaded report has them all).
+   */
+  items: Array<{ key: string; kind: 'skip' | 'warn'; path: string; line?: number; message: string }>;
   /** First examples for the preview grid (id, caption, thumbnail at the model resolution). */
   preview: Array<{ id: string; caption: string; path: string; image: RgbaImage }>;
 }

@@ -340,12 +340,13 @@ export class Studio {
   }
 
   private async ingest(name: string, files: Array<{ path: string; file: File }>, ignored: string[], unreadable: Array<{ path: string; error: string }>): Promise<StudioDataset> {
-    const { info } = await this.base();
+    const { info, base } = await this.base();
     const listing = entriesFromFiles({ files: [...files.map((f) => ({ path: f.path, file: f.file })), ...unreadable.map((u) => ({ path: u.path, error: u.error }))], ignored });
     const result = await ingestDataset(listing, {
       resolution: info.resolution,
       decoder: this.deps.decoder(),
       onProgress: (p) => this.deps.post({ type: 'data/progress', phase: p.phase, done: p.done, total: p.total }),
+      captionTokens: base.tokenizer.captionTokens(), // warns about captions the encoder cuts
     });
     if (result.examples.length === 0) {
       throw new Error(`No image of "${name}" could be used.\n\n${result.report.toText()}`);

@@ -145,11 +145,29 @@ async function decodeOne(p: PlannedImage, target: Size, options: IngestOptions, 
   if (kindFromExtension(ext) !== kind) {
     report.warn('wrong-extension', p.path, `${ext ? `named .${ext}` : 'has no extension'}, but it is a ${KIND_LABEL[kind]} file; taken as ${KIND_LABEL[kind]} (rename it to keep other tools happy)`);
   }
+  if (isFlat(image)) {
+    report.warn('flat-image', p.path, 'every pixel has the same colour (a blank render or a failed export?): check it, or delete it');
+  }
+  const tokens = options.captionTokens;
+  if (tokens) {
+    const n = tokens.count(caption);
+    if (n > tokens.max) report.warn('caption-cut', p.path, `its caption is ${n} tokens; the text encoder reads ${tokens.max}, so the last ${n - tokens.max} are cut: shorten it, or put what matters first`);
+  }
   const { scale } = coverCrop({ width, height }, target);
   if (scale > 1) {
     report.warn('upscaled', p.path, `${width}×${height} px, smaller than the ${target.width}×${target.height} training resolution: upscaled ×${scale.toFixed(2)}`);
   }
   return { id: p.id, path: p.path, caption, rawCaption: p.rawCaption, captionSource: p.captionSource, image, width, height, mime, ...(p.bucket ? { bucket: p.bucket } : {}) };
+}
+
+/** Every value within 1/255 of the first of its channel: an image of one flat colour. */
+function isFlat(image: Float32Array): boolean {
+  const plane = image.length / 3;
+  for (let c = 0; c < 3; c++) {
+    const first = image[c * plane];
+    for (let i = 1; i < plane; i++) if (Math.abs(image[c * plane + i] - first) > 2 / 255) return false;
+  }
+  return true;
 }
 
 /** The MIME type from the bytes, or undefined after reporting why the file is not a usable image. */

@@ -17,6 +17,15 @@ export interface ParsedJsonl {
   bad: JsonlBadLine[];
 }
 
+/**
+ * The parser's message in the file's terms: the report already names the file's line, so the engine's own
+ * "(line 1 column 26)" (of the one-line string it was given: always line 1) goes, and "at position 25" becomes
+ * the column on that line.
+ */
+export function columnOfLine(message: string): string {
+  return message.replace(/\s*\(line \d+ column \d+\)/, '').replace(/at position (\d+)/, (_, p: string) => `at column ${Number(p) + 1}`);
+}
+
 /** Blank lines are skipped silently; a line that is not a JSON object is a bad line with the parser's message. */
 export function parseJsonl(bytes: Uint8Array): ParsedJsonl {
   const text = decodeCaptionText(bytes).text; // also drops a BOM
@@ -29,7 +38,7 @@ export function parseJsonl(bytes: Uint8Array): ParsedJsonl {
     try {
       value = JSON.parse(line);
     } catch (e) {
-      bad.push({ line: i + 1, error: e instanceof Error ? e.message : String(e) });
+      bad.push({ line: i + 1, error: columnOfLine(e instanceof Error ? e.message : String(e)) });
       return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {

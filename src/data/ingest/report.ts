@@ -25,7 +25,7 @@ export type SkipReason =
   | 'decoder-unavailable'
   | 'image-too-small';
 
-export type WarningKind = 'wrong-extension' | 'upscaled' | 'caption-encoding' | 'missing-bucket';
+export type WarningKind = 'wrong-extension' | 'upscaled' | 'caption-encoding' | 'missing-bucket' | 'flat-image' | 'caption-cut';
 
 /** Label and what to do about it, in report order. */
 export const SKIP_REASONS: Record<SkipReason, { label: string; advice: string }> = {
@@ -55,6 +55,8 @@ export const WARNING_KINDS: Record<WarningKind, string> = {
   upscaled: 'images smaller than the model resolution (upscaled, may look soft)',
   'caption-encoding': 'caption files that are not UTF-8 (read as Windows-1252)',
   'missing-bucket': 'reference JSONL rows without bw/bh (the reference trainer needs them)',
+  'flat-image': 'images that are a single flat colour (blank renders, failed exports): taken, but they teach nothing',
+  'caption-cut': 'captions longer than the text encoder reads (the end is cut)',
 };
 
 const FORMAT_LABEL: Record<DatasetFormat, string> = {

@@ -98,6 +98,8 @@ export interface IngestOptions {
   concurrency?: number;
   onProgress?: (p: IngestProgress) => void;
   signal?: AbortSignal;
+  /** The text encoder's token count of a caption and how many it reads: longer captions get a warning. */
+  captionTokens?: { count: (caption: string) => number; max: number };
 }
 
 export interface IngestExample {

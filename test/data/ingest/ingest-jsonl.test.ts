@@ -1,6 +1,7 @@
 // The two JSONL formats: Hugging Face metadata.jsonl and the reference trainer's {md5, caption_en, bw, bh} rows.
 // Bad rows must be reported with their line numbers; images no row names must be reported too.
 import { describe, expect, it } from 'vitest';
+import { columnOfLine } from '../../../src/data/ingest/jsonl';
 import { createJsImageDecoder, ingestDataset, pickReferenceCaption, type SkipReason } from '../../../src/data/ingest';
 import { memEntries, solid } from './fixtures';
 
@@ -72,6 +73,14 @@ describe('Hugging Face metadata.jsonl', () => {
     expect(msg('duplicate-row')[0]).toBe('train/a.png is already captioned by train/metadata.jsonl:1');
     expect(msg('jsonl-parse-error')[1]).toMatch(/expected a JSON object, got an array/);
     expect(r.report.toText()).toContain('  - train/metadata.jsonl:3: not valid JSON (');
+    // One line number only: the file's. The parser's "(line 1 column N)" of the one-line string is gone.
+    expect(msg('jsonl-parse-error')[0]).not.toMatch(/line 1 column|position/);
+  });
+
+  it('speaks of the column on the file\'s line, whatever the engine calls it', () => {
+    expect(columnOfLine('Unterminated string in JSON at position 45 (line 1 column 46)')).toBe('Unterminated string in JSON at column 46');
+    expect(columnOfLine("Expected ',' or '}' after property value in JSON at position 12")).toBe("Expected ',' or '}' after property value in JSON at column 13");
+    expect(columnOfLine('Unexpected end of JSON input')).toBe('Unexpected end of JSON input');
   });
 
   it('can be overridden: the same folder read as sidecar captions', async () => {
