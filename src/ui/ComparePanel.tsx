@@ -1,9 +1,9 @@
 // Compare: the same prompts and the same seeds sampled with the base alone and with each chosen run's LoRA, side
 // by side; evaluator scores per column when the worker has them, and a scrubber over the denoising trajectory.
-import { useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { heldOutPrompts } from '../data/builtin/heldout';
 import { studio, useStudioStore, type RunView } from '../store/studio';
-import type { CompareColumn, RgbaImage } from '../worker/protocol';
+import type { CompareColumn, DatasetSummary, RgbaImage } from '../worker/protocol';
 import { Progress } from './DatasetPanel';
 import { METHOD_LABEL } from './run-colors';
 import { RgbaCanvas } from './RgbaCanvas';
@@ -12,6 +12,13 @@ import { ProblemNotice, Section } from './Section';
 /** One novel prompt per compositional task: combinations the built-in `clean` split never shows. */
 export function defaultPrompts(): string[] {
   return heldOutPrompts({ novelPerTask: 1, inDistPerTask: 0 }).map((p) => p.text);
+}
+
+/** A user's dataset: what its own captions say (distinct, the first four). Null for the built-in data. */
+export function datasetPrompts(summary: DatasetSummary | null): string[] | null {
+  if (!summary || summary.format === 'builtin') return null;
+  const captions = [...new Set(summary.preview.map((p) => p.caption).filter(Boolean))];
+  return captions.length ? captions.slice(0, 4) : null;
 }
 
 /** The runs compared by default: the newest SFT and the newest SOAR run that have trained at least a step. */
@@ -31,7 +38,16 @@ export function ComparePanel() {
   const order = useStudioStore((s) => s.runOrder);
   const compare = useStudioStore((s) => s.compare);
   const baseReady = useStudioStore((s) => s.base.status === 'ready');
-  const [promptText, setPromptText] = useState(() => defaultPrompts().join('\n'));
+  const dataset = useStudioStore((s) => s.dataset.summary);
+  const basePreset = useStudioStore((s) => s.base.preset);
+  const ownPrompts = datasetPrompts(dataset);
+  const fitting = () => (ownPrompts ?? defaultPrompts()).join('\n');
+  const [promptText, setPromptText] = useState(fitting);
+  const [edited, setEdited] = useState(false);
+  // The prompts follow the loaded dataset until the user writes their own.
+  useEffect(() => {
+    if (!edited) setPromptText(fitting());
+  }, [dataset?.name, dataset?.format]);
   const [seed, setSeed] = useState('1234');
   const [steps, setSteps] = useState(20);
   const [cfg, setCfg] = useState('4.5');
@@ -69,10 +85,26 @@ export function ComparePanel() {
       <div className="compare-form">
         <label className="field field-prompts">
           <span className="field-label">Prompts, one per line</span>
-          <textarea rows={4} value={promptText} onChange={(e) => setPromptText(e.currentTarget.value)} spellCheck={false} data-testid="compare-prompts" />
+          <textarea
+            rows={4}
+            value={promptText}
+            onChange={(e) => {
+              setPromptText(e.currentTarget.value);
+              setEdited(true);
+            }}
+            spellCheck={false}
+            data-testid="compare-prompts"
+          />
           <span className="field-hint">
-            Defaults: held-out colour–shape combinations the built-in training split never shows.{' '}
-            <button type="button" className="link" onClick={() => setPromptText(defaultPrompts().join('\n'))}>
+            {ownPrompts ? `Defaults: captions of ${dataset!.name}.` : 'Defaults: held-out colour–shape combinations the built-in training split never shows.'}{' '}
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                setPromptText(fitting());
+                setEdited(false);
+              }}
+            >
               Reset
             </button>
           </span>
@@ -138,6 +170,14 @@ export function ComparePanel() {
         </div>
       )}
       {compare.error && <ProblemNotice testId="compare-error" title="Sampling failed." problem={{ message: compare.error, advice: 'Check the settings and try again; if the GPU was lost, reload the page.' }} onDismiss={studio.dismissCompareError} />}
+      {ownPrompts && basePreset === 'studio-s' && (
+        // The built-in base was pretrained on another domain: say what to expect of it on this one.
+        <p className="notice notice-info domain-note" data-testid="compare-domain-note">
+          The built-in base knows flat coloured shapes at 32×32 px, not {dataset!.name}: its samples will not look like your images.
+          A LoRA moves it toward them over many more steps than a quick run; a base pretrained on your kind of images is the way to
+          good samples.
+        </p>
+      )}
       {compare.result && <CompareGrid columns={compare.result.columns} prompts={compare.result.prompts} seed={compare.result.request?.seed ?? null} />}
     </Section>
   );
@@ -167,7 +207,9 @@ function CompareGrid({ columns, prompts, seed }: { columns: CompareColumn[]; pro
                 score {(c.scores.overall * 100).toFixed(0)}%
               </span>
             ) : (
-              <span className="muted small">no score</span>
+              <span className="muted small" title="The GenEval-style evaluator reads only the built-in dataset's captions (colours, shapes, counts, positions)">
+                no evaluator for these prompts
+              </span>
             )}
           </div>
         ))}
