@@ -172,7 +172,7 @@ export function ComparePanel() {
       {compare.error && <ProblemNotice testId="compare-error" title="Sampling failed." problem={{ message: compare.error, advice: 'Check the settings and try again; if the GPU was lost, reload the page.' }} onDismiss={studio.dismissCompareError} />}
       {ownPrompts && basePreset === 'studio-s' && (
         // The built-in base was pretrained on another domain: say what to expect of it on this one.
-        <p className="notice notice-info domain-note" data-testid="compare-domain-note">
+        <p className="notice notice-warn domain-note" data-testid="compare-domain-note">
           The built-in base knows flat coloured shapes at 32×32 px, not {dataset!.name}: its samples will not look like your images.
           A LoRA moves it toward them over many more steps than a quick run; a base pretrained on your kind of images is the way to
           good samples.
