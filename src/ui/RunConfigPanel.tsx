@@ -75,15 +75,15 @@ export interface Preset {
 export const PRESETS: Preset[] = [
   {
     id: 'quick',
-    label: 'Quick (tiny)',
-    title: 'A minute on any adapter: 30 steps, batch 2, K = 2 — to see every part of the studio work',
+    label: 'Quick run (30 steps)',
+    title: 'Training settings only (the base stays as loaded): 30 steps, batch 2, K = 2 — a minute with the tiny base, to see every part of the studio work',
     method: 'both',
     config: { max_train_steps: 30, train_batch_size: 2, learning_rate: 2e-3, lr_scheduler: 'constant', lr_warmup_steps: 0, trajectory_length: 2, num_rollout_paths: 1, num_sampling_steps: 10, checkpointing_steps: 10, validation_steps: 10 },
   },
   {
     id: 'comparison',
-    label: 'Comparison (studio-s)',
-    title: "The first screen's and npm run demo's recipe: 30 steps, batch 4, LoRA rank 8 on attention and MLPs, lr 5e-3, K = 2",
+    label: 'Comparison recipe',
+    title: "Training settings only (the base stays as loaded): the first screen's and npm run demo's recipe, 30 steps, batch 4, LoRA rank 8 on attention and MLPs, lr 5e-3, K = 2",
     method: 'both',
     config: COMPARISON_RECIPE,
   },
@@ -96,7 +96,7 @@ export const PRESETS: Preset[] = [
   },
   {
     id: 'long',
-    label: 'Long run',
+    label: 'Long run (2,000 steps)',
     title: '2,000 steps with a cosine schedule: for a real GPU',
     method: 'both',
     config: { max_train_steps: 2000, train_batch_size: 8, learning_rate: 1e-3, lr_scheduler: 'cosine', lr_warmup_steps: 50, checkpointing_steps: 100, validation_steps: 50 },
@@ -229,7 +229,9 @@ export function RunConfigPanel() {
           ))}
         </div>
         <div className="presets">
-          <span className="muted small">Presets</span>
+          <span className="muted small" title="A preset sets the training settings below; the base model is chosen in the Base section">
+            Training presets
+          </span>
           {PRESETS.map((p) => (
             <button key={p.id} type="button" className={`btn btn-small${form.preset === p.id ? ' btn-on' : ''}`} title={p.title} onClick={() => applyPreset(p)} data-testid={`preset-${p.id}`}>
               {p.label}

@@ -4,7 +4,7 @@ import { datasetPrompts, defaultPrompts } from '../../src/ui/ComparePanel';
 import type { DatasetSummary } from '../../src/worker/protocol';
 
 const summary = (format: string, captions: string[]): DatasetSummary =>
-  ({ name: 'digits', format, count: captions.length, resolution: 32, reportText: '', skipped: {}, warnings: {}, items: [], preview: captions.map((caption, i) => ({ id: `${i}`, path: `${i}.png`, caption, image: { width: 1, height: 1, data: new Uint8ClampedArray(4) } })) }) as DatasetSummary;
+  ({ name: 'digits', format, count: captions.length, resolution: 32, reportText: '', skipped: {}, warnings: {}, items: [], preview: captions.map((caption, i) => ({ id: `${i}`, path: `${i}.png`, caption, image: { width: 1, height: 1, data: new Uint8ClampedArray(4) } })) }) as unknown as DatasetSummary;
 
 describe('compare prompts', () => {
   it("default to a user's captions (distinct, at most four), and to the built-in held-out prompts otherwise", () => {
