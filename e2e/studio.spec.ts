@@ -350,6 +350,27 @@ test.describe('the studio journey (real worker, SwiftShader)', () => {
     await expect.poll(async () => Number(await run.getAttribute('data-step')), { timeout: 180_000 }).toBeGreaterThanOrEqual(7);
     const before = Number(await run.getAttribute('data-step'));
 
+    // The training view: while it trains, the run card, the live curves and the latest rollout are on the first
+    // screen together, and the setup panels are folded to a summary.
+    await expect(page.getByTestId('main')).toHaveAttribute('data-view', 'training');
+    await expect(page.getByTestId('config-panel')).toHaveAttribute('data-folded', 'true');
+    await expect(page.getByTestId('dataset-summary')).toBeHidden(); // folded: the report is hidden, a summary shows
+    await expect(page.getByTestId('dataset-folded-summary')).toHaveText(/^builtin:clean: \d+ images$/);
+    await expect(page.getByTestId('trajectory')).toBeVisible({ timeout: 120_000 });
+    for (const [width, height] of [[1280, 800], [1920, 1080]]) {
+      await page.setViewportSize({ width, height });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: `${SHOTS}/training-view-${width}x${height}.png` });
+      const bottom = async (sel: string) => {
+        const b = (await page.locator(sel).first().boundingBox())!;
+        return b.y + b.height;
+      };
+      expect(await bottom('[data-testid=run]'), `run card at ${width}×${height}`).toBeLessThanOrEqual(height);
+      expect(await bottom('figure[data-metric=loss]'), `loss curve at ${width}×${height}`).toBeLessThanOrEqual(height);
+      expect(await bottom('[data-testid=trajectory]'), `trajectory at ${width}×${height}`).toBeLessThanOrEqual(height);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+
     await page.reload();
     await expect(page.getByTestId('runs-restore')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
     const back = page.locator(`[data-testid=run][data-run-id="${id}"]`);
@@ -368,8 +389,7 @@ test.describe('the studio journey (real worker, SwiftShader)', () => {
     await page.screenshot({ path: `${SHOTS}/restored.png`, fullPage: true });
 
     // The LoRA is back: it exports after the reload.
-    // A fresh profile: the worker first measures its kernels on this adapter (once; then cached), then loads the base.
-  await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 180_000 });
+    await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 180_000 });
     const lora = await downloaded(page, () => page.getByTestId('export-lora').click());
     const grads = await studioState<number[]>(page, `s.runs[${JSON.stringify(id)}].history.map(h => h.grad_norm)`);
     const meta = expectTinyPeftLora(lora.bytes, 4, grads.some((g) => g > 0));

@@ -9,7 +9,7 @@ import { GpuPanel } from './GpuPanel';
 import { QuickStartPanel } from './QuickStartPanel';
 import { RunConfigPanel } from './RunConfigPanel';
 import { RunsPanel } from './RunsPanel';
-import { Boundary } from './Section';
+import { Boundary, useTrainingView } from './Section';
 import { Alerts, StorageMeter } from './StatusBar';
 import { TrajectoryPanel } from './TrajectoryPanel';
 
@@ -25,6 +25,8 @@ const NAV: Array<[string, string]> = [
 ];
 
 export function App() {
+  // While a run trains, runs, curves and the latest rollout share the first screen (styles.css: .main.training).
+  const training = useTrainingView();
   return (
     <div className="shell">
       <header className="header">
@@ -43,7 +45,7 @@ export function App() {
           <StorageMeter />
         </Boundary>
       </header>
-      <main className="main">
+      <main className={training ? 'main training' : 'main'} data-testid="main" data-view={training ? 'training' : 'setup'}>
         <Alerts />
         <GpuPanel />
         <QuickStartPanel />

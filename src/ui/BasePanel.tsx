@@ -3,7 +3,7 @@
 import { studio, useStudioStore } from '../store/studio';
 import { formatCount } from './format';
 import { savePref } from './settings';
-import { ProblemNotice, Section } from './Section';
+import { ProblemNotice, Section, useTrainingView } from './Section';
 
 export const BASE_PRESETS: Array<{ id: string; label: string; note: string }> = [
   { id: 'tiny', label: 'tiny', note: '8×8 px, 2 layers: trains in seconds, even on a software adapter' },
@@ -12,6 +12,7 @@ export const BASE_PRESETS: Array<{ id: string; label: string; note: string }> = 
 
 export function BasePanel() {
   const base = useStudioStore((s) => s.base);
+  const training = useTrainingView();
   const busy = base.status === 'loading';
   const info = base.info;
   const badge =
@@ -29,7 +30,7 @@ export function BasePanel() {
       <span className="badge">waiting</span>
     );
   return (
-    <Section id="base" title="Base model" aside={badge} testId="base-panel">
+    <Section id="base" title="Base model" aside={badge} testId="base-panel" collapsed={training && info ? `${info.id} (${info.preset}, ${info.resolution}×${info.resolution} px)` : null}>
       <div className="base-row" data-status={base.status} data-testid="base-status">
         <div className="segmented" role="radiogroup" aria-label="Base model preset">
           {BASE_PRESETS.map((p) => (

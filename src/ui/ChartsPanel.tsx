@@ -5,10 +5,14 @@ import { useStudioStore } from '../store/studio';
 import { Chart, type ChartSeries } from './Chart';
 import { chartData, METRICS, type ChartSettings } from './chart-data';
 import { METHOD_LABEL, runColors } from './run-colors';
-import { Section } from './Section';
+import { Section, useTrainingView } from './Section';
 import { loadChartSettings, saveChartSettings } from './settings';
 
+/** Chart height in the training view: eight curves in two columns beside the run cards on one 800 px screen. */
+const TRAINING_CHART_HEIGHT = 84;
+
 export function ChartsPanel() {
+  const training = useTrainingView();
   const runs = useStudioStore((s) => s.runs);
   const order = useStudioStore((s) => s.runOrder);
   const [settings, setSettings] = useState<ChartSettings>(loadChartSettings);
@@ -63,7 +67,7 @@ export function ChartsPanel() {
                   <figcaption title={`${m.title}: ${m.hint}`}>
                     <strong>{m.title}</strong> <span className="muted small">{m.hint}</span>
                   </figcaption>
-                  <Chart testId={`chart-${m.key}`} series={series} data={data} range={range} logScale={settings.logScale} />
+                  <Chart testId={`chart-${m.key}`} series={series} data={data} range={range} logScale={settings.logScale} height={training ? TRAINING_CHART_HEIGHT : undefined} />
                 </figure>
               );
             })}

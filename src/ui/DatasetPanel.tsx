@@ -8,7 +8,7 @@ import { studio, useStudioStore } from '../store/studio';
 import type { DatasetSummary } from '../worker/protocol';
 import { downloadBytes } from './download';
 import { RgbaCanvas } from './RgbaCanvas';
-import { ProblemNotice, Section } from './Section';
+import { ProblemNotice, Section, useTrainingView } from './Section';
 
 const FORMAT_LABEL: Record<string, string> = {
   captions: 'images with caption files',
@@ -52,6 +52,7 @@ function submit(name: string, dropped: DroppedFiles): void {
 
 export function DatasetPanel() {
   const dataset = useStudioStore((s) => s.dataset);
+  const training = useTrainingView();
   const [over, setOver] = useState(false);
   const depth = useRef(0);
   const busy = dataset.status === 'loading';
@@ -100,7 +101,7 @@ export function DatasetPanel() {
     );
 
   return (
-    <Section id="dataset" title="Dataset" aside={badge} testId="dataset-panel">
+    <Section id="dataset" title="Dataset" aside={badge} testId="dataset-panel" collapsed={training && dataset.summary ? `${dataset.summary.name}: ${dataset.summary.count} images` : null}>
       <div
         className={`dropzone${over ? ' dropzone-over' : ''}${busy ? ' dropzone-busy' : ''}`}
         data-testid="dropzone"

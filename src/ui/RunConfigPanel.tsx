@@ -6,7 +6,7 @@ import { studio, useStudioStore, type NewRun } from '../store/studio';
 import { COMPARISON_RECIPE } from '../train/recipes';
 import { DEFAULT_TRAIN, stepCost, validateTrainConfig, type TrainConfig } from '../train/config';
 import { loadPref, savePref } from './settings';
-import { Section } from './Section';
+import { Section, useTrainingView } from './Section';
 
 export type MethodChoice = 'sft' | 'soar' | 'both';
 
@@ -161,6 +161,7 @@ const initialForm = () => loadPref('run-form', formFromConfig(QUICK.method, { ..
 
 export function RunConfigPanel() {
   const [form, setForm] = useState<FormState>(initialForm);
+  const training = useTrainingView();
   useEffect(() => savePref('run-form', form), [form]);
   const gpuPhase = useGpuStore((s) => s.phase);
   const gpuReady = useGpuStore((s) => s.phase === 'ready' && !s.lost);
@@ -219,7 +220,12 @@ export function RunConfigPanel() {
   );
 
   return (
-    <Section id="config" title="Run" testId="config-panel" aside={<span className="muted small">hyper-parameters use the reference trainer's names</span>}>
+    <Section
+      id="config"
+      title="Run"
+      testId="config-panel"
+      collapsed={training ? `${form.method === 'both' ? 'SFT + SOAR' : form.method.toUpperCase()}, ${form.values.max_train_steps} steps of ${form.values.train_batch_size}, lr ${form.values.learning_rate}` : null}
+      aside={<span className="muted small">hyper-parameters use the reference trainer's names</span>}>
       <div className="config-top">
         <div className="segmented" role="radiogroup" aria-label="Method">
           {(['sft', 'soar', 'both'] as const).map((m) => (

@@ -1,7 +1,7 @@
 // A titled panel of the studio, with an error boundary: a component that throws shows what happened in its own
 // panel and the rest of the studio keeps working.
-import { Component, type ErrorInfo, type ReactNode } from 'react';
-import type { Problem } from '../store/studio';
+import { Component, useState, type ErrorInfo, type ReactNode } from 'react';
+import { useStudioStore, type Problem } from '../store/studio';
 
 interface SectionProps {
   id: string;
@@ -11,18 +11,37 @@ interface SectionProps {
   children: ReactNode;
   testId?: string;
   className?: string;
+  /**
+   * While set, the panel folds to its head and this one-line summary (a Show button unfolds it). The content
+   * stays mounted, only hidden, so nothing typed into it is lost. The training view folds setup panels.
+   */
+  collapsed?: ReactNode;
 }
 
-export function Section({ id, title, aside, children, testId, className }: SectionProps) {
+export function Section({ id, title, aside, children, testId, className, collapsed }: SectionProps) {
+  const [open, setOpen] = useState(false);
+  const folded = collapsed !== undefined && collapsed !== null && !open;
   return (
-    <section className={`panel ${className ?? ''}`} id={id} aria-labelledby={`${id}-title`} data-testid={testId ?? `section-${id}`}>
+    <section className={`panel ${className ?? ''}${folded ? ' panel-folded' : ''}`} id={id} aria-labelledby={`${id}-title`} data-testid={testId ?? `section-${id}`} data-folded={folded}>
       <div className="panel-head">
         <h2 id={`${id}-title`}>{title}</h2>
-        {aside}
+        {folded ? <span className="fold-summary muted small" data-testid={`${id}-folded-summary`}>{collapsed}</span> : aside}
+        {collapsed !== undefined && collapsed !== null && (
+          <button type="button" className="btn btn-small fold-toggle" aria-expanded={!folded} onClick={() => setOpen(!open)} data-testid={`${id}-fold`}>
+            {folded ? 'Show' : 'Fold'}
+          </button>
+        )}
       </div>
-      <Boundary where={title}>{children}</Boundary>
+      <div hidden={folded}>
+        <Boundary where={title}>{children}</Boundary>
+      </div>
     </section>
   );
+}
+
+/** True while any run trains: the page switches to its training view (App) and folds the setup panels. */
+export function useTrainingView(): boolean {
+  return useStudioStore((s) => Object.values(s.runs).some((r) => r.status === 'running'));
 }
 
 interface BoundaryState {
