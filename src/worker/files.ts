@@ -172,7 +172,7 @@ export class StudioFiles {
         taken.add(id);
         record.id = id;
         if (record.status === 'running' || record.status === 'queued') record.status = 'paused';
-        if (run.checkpoint) await this.ctx.storage.saveCheckpoint(id, run.checkpoint);
+        if (run.checkpoint) await this.ctx.storage.saveCheckpoint(id, run.checkpoint, run.record.name);
         records.push(record);
       }
       const all = [...(await this.ctx.storage.loadRuns()), ...records];

@@ -48,11 +48,15 @@ export interface ImportRecord {
   createdAt: number;
 }
 
+/** What went wrong with the browser's storage, for advice that fits: each needs something else of the user. */
+export type StorageFailure = 'quota' | 'disk-full' | 'blocked' | 'unknown';
+
 export class StorageError extends Error {
   constructor(
     message: string,
     readonly advice: string,
     readonly quota: boolean,
+    readonly kind: StorageFailure = quota ? 'quota' : 'unknown',
   ) {
     super(message);
     this.name = 'StorageError';
@@ -61,27 +65,64 @@ export class StorageError extends Error {
 
 /** QuotaExceededError, as IndexedDB reports it (a DOMException, or the transaction's error). */
 export function isQuotaError(e: unknown): boolean {
-  const err = e as { name?: string; code?: number; message?: string } | null;
-  return !!err && (err.name === 'QuotaExceededError' || err.code === 22 || /quota/i.test(err.message ?? ''));
+  return classifyStorageError(e) === 'quota';
 }
 
-export function storageError(what: string, e: unknown): StorageError {
-  const detail = e instanceof Error ? e.message : String(e);
-  if (isQuotaError(e)) {
-    return new StorageError(
-      `The browser refused to store ${what}: the storage quota for this site is used up (${detail}).`,
-      'Delete runs you no longer need (each keeps its LoRA and optimizer state), export the ones you want to keep ' +
-        'as files first, or free disk space; the browser grants a share of the free disk. Training is paused and ' +
-        'resumes from the last checkpoint that was stored.',
-      true,
-    );
+/**
+ * The kind of a storage failure from what the browser threw. Chrome reports a full disk as an UnknownError
+ * "Failed to write blobs (IOError)" or with FILE_ERROR_NO_SPACE, not as a quota error; private windows and
+ * blocked site data surface as SecurityError / InvalidStateError or an "access denied".
+ */
+export function classifyStorageError(e: unknown): StorageFailure {
+  const err = e as { name?: string; code?: number; message?: string } | null;
+  if (!err) return 'unknown';
+  const text = `${err.name ?? ''} ${err.message ?? ''}`;
+  if (/NO_SPACE|no space|disk (is )?full|IOError|Failed to write blobs/i.test(text)) return 'disk-full';
+  if (err.name === 'QuotaExceededError' || err.code === 22 || /quota/i.test(text)) return 'quota';
+  if (err.name === 'SecurityError' || err.name === 'InvalidStateError' || /denied|not allowed|private|incognito|disabled/i.test(text)) return 'blocked';
+  return 'unknown';
+}
+
+/** The browser's own words, or a plain note that it gave none (never an empty "()"). */
+function detailOf(e: unknown): string {
+  const d = (e instanceof Error ? [e.name && e.name !== 'Error' ? e.name : '', e.message].filter(Boolean).join(': ') : String(e ?? '')).trim();
+  return d && d !== 'undefined' && d !== 'null' ? d : 'the browser gave no detail';
+}
+
+/**
+ * A storage failure while storing `what`, with advice for its kind. `pausesTraining`: a run's checkpoint, whose
+ * failure pauses the run (said only then).
+ */
+export function storageError(what: string, e: unknown, opts: { pausesTraining?: boolean } = {}): StorageError {
+  const kind = classifyStorageError(e);
+  const detail = detailOf(e);
+  const paused = opts.pausesTraining ? ' Training is paused; it resumes from the last checkpoint that was stored.' : '';
+  const keepOut = 'Download the project (Export and import) to keep a copy outside the browser.';
+  switch (kind) {
+    case 'quota':
+      return new StorageError(
+        `The browser refused to store ${what}: this site's storage quota is used up (${detail}).`,
+        `Delete runs you no longer need (each keeps its LoRA and optimizer state) after exporting the ones to keep as files, or free disk space (the browser grants a share of the free disk).${paused} ${keepOut}`,
+        true,
+        kind,
+      );
+    case 'disk-full':
+      return new StorageError(
+        `Could not store ${what}: the disk is full (${detail}).`,
+        `Free space on the disk this browser's profile is on, then resume. A browser may clear a site's data when the disk fills: check that your runs and dataset are still listed.${paused} ${keepOut}`,
+        false,
+        kind,
+      );
+    case 'blocked':
+      return new StorageError(
+        `The browser does not let this page store ${what} (${detail}).`,
+        `Private or incognito windows and some site settings block or limit site storage: use a normal window and allow site data for this page.${paused} ${keepOut}`,
+        false,
+        kind,
+      );
+    default:
+      return new StorageError(`Could not store ${what} in this browser's storage (${detail}).`, `Try again; if it keeps failing, reload the page.${paused} ${keepOut}`, false, kind);
   }
-  return new StorageError(
-    `Could not store ${what} in IndexedDB (${detail}).`,
-    'Private/incognito windows and some browser settings block or limit site storage: use a normal window and ' +
-      'allow site data for this page. Training is paused; nothing already stored was lost.',
-    false,
-  );
 }
 
 export class StudioStorage {
@@ -117,8 +158,13 @@ export class StudioStorage {
     return this.read<Checkpoint>(`checkpoint:${runId}`, `the checkpoint of run ${runId}`);
   }
 
-  async saveCheckpoint(runId: string, ck: Checkpoint): Promise<void> {
-    await this.write(`checkpoint:${runId}`, ck, `the checkpoint of run ${runId} (step ${ck.step})`);
+  /** `runName`: what the user calls the run (messages never show internal ids). */
+  async saveCheckpoint(runId: string, ck: Checkpoint, runName = runId): Promise<void> {
+    try {
+      await this.kv.set(`checkpoint:${runId}`, ck);
+    } catch (e) {
+      throw storageError(`the checkpoint of run "${runName}" (step ${ck.step})`, e, { pausesTraining: true });
+    }
   }
 
   async deleteCheckpoint(runId: string): Promise<void> {

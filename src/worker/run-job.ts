@@ -150,7 +150,7 @@ export class RunJob implements Job {
     if (!t) return true;
     const ck = await this.runs.world.lock.run(() => t.checkpoint());
     try {
-      await this.runs.world.storage.saveCheckpoint(this.id, ck);
+      await this.runs.world.storage.saveCheckpoint(this.id, ck, this.record.name);
       this.record.checkpointStep = ck.step;
       this.record.history = [...t.history];
       this.record.validation = [...t.validation];

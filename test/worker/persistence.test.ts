@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN } from '../../src/train/config';
 import type { Checkpoint } from '../../src/train/trainer';
 import { idbStore, type KeyValueStore } from '../../src/worker/kv';
-import { isQuotaError, StorageError, StudioStorage, type RunRecord, type StoredDataset } from '../../src/worker/persistence';
+import { classifyStorageError, isQuotaError, StorageError, StudioStorage, type RunRecord, type StoredDataset } from '../../src/worker/persistence';
 import { rewindToCheckpoint } from '../../src/worker/runs';
 
 let dbCount = 0;
@@ -102,6 +102,39 @@ describe('StudioStorage over idb-keyval', () => {
     expect((err as StorageError).message).toMatch(/quota/);
     expect((err as StorageError).advice).toMatch(/Delete runs/);
     expect(isQuotaError(new DOMException('x', 'DataCloneError'))).toBe(false);
+  });
+
+  it('classifies storage failures (quota, full disk, blocked, unknown) with advice that fits, naming the run', async () => {
+    const failing = (error: unknown): StudioStorage =>
+      new StudioStorage({
+        ...freshStore(),
+        set: async () => {
+          throw error;
+        },
+      });
+    const ck = { step: 12 } as Parameters<StudioStorage['saveCheckpoint']>[1];
+    const caught = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as StorageError);
+    // Chrome's full disk: an UnknownError about blobs, not a quota error.
+    const disk = (await caught(failing(new DOMException('Failed to write blobs (IOError)', 'UnknownError')).saveCheckpoint('run-mxapcwl7-sft', ck, 'SFT 1')))!;
+    expect(disk.kind).toBe('disk-full');
+    expect(disk.message).toBe('Could not store the checkpoint of run "SFT 1" (step 12): the disk is full (UnknownError: Failed to write blobs (IOError)).');
+    expect(disk.message).not.toContain('run-mxapcwl7');
+    expect(disk.advice).toMatch(/^Free space on the disk/);
+    expect(disk.advice).toMatch(/Training is paused/);
+    expect(disk.advice).toMatch(/Download the project/);
+    expect(disk.advice).not.toMatch(/private|incognito|nothing already stored was lost/i);
+    expect(classifyStorageError(new Error('FILE_ERROR_NO_SPACE'))).toBe('disk-full');
+    // A quota error with no message: never an empty "()"; outside a checkpoint, nothing about training.
+    const quota = (await caught(failing(new DOMException('', 'QuotaExceededError')).saveEmbeddings({} as never)))!;
+    expect(quota.kind).toBe('quota');
+    expect(quota.message).toMatch(/storage quota is used up \(QuotaExceededError\)\.$/);
+    expect(quota.advice).not.toMatch(/Training is paused/);
+    const bare = (await caught(failing(new DOMException('', '')).saveRuns([record('a')])))!;
+    expect(bare.message).not.toMatch(/\(\)/);
+    expect(bare.message).toMatch(/the browser gave no detail/);
+    const blocked = (await caught(failing(new DOMException('The operation is insecure.', 'SecurityError')).saveRuns([record('a')])))!;
+    expect(blocked.kind).toBe('blocked');
+    expect(blocked.advice).toMatch(/Private or incognito/);
   });
 
   it('a reload brings a running run back paused at its checkpoint, history and validation cut there', () => {
