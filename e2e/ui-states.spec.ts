@@ -28,6 +28,8 @@ test.describe('studio UI with a stand-in worker', () => {
     await expect(storage).toContainText("Saving to this browser's storage failed.");
     await expect(storage).toContainText('QuotaExceededError');
     await expect(storage).toContainText('What to do: Free disk space or delete old runs');
+    // The way out that does not depend on the browser's storage, in the alert itself.
+    await expect(storage.getByRole('button', { name: 'Download project' })).toBeVisible();
     await expect(page.getByTestId('storage')).toContainText('3.2 MiB');
 
     // data/error.

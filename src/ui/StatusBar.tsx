@@ -34,7 +34,8 @@ export function Alerts() {
         />
       )}
       {storageErrors.map((e, i) => (
-        <ProblemNotice key={i} testId="alert-storage" title="Saving to this browser's storage failed." problem={e} onDismiss={() => studio.dismissStorageError(i)} />
+        // The way out that does not depend on the browser's storage: the whole project as a file, from the alert.
+        <ProblemNotice key={i} testId="alert-storage" title="Saving to this browser's storage failed." problem={e} action={{ label: 'Download project', onClick: () => studio.exportProject() }} onDismiss={() => studio.dismissStorageError(i)} />
       ))}
     </div>
   );
