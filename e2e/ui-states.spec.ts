@@ -112,6 +112,27 @@ test.describe('studio UI with a stand-in worker', () => {
     expect(seen.pageErrors).toEqual([]);
   });
 
+  test('data the browser deleted between two visits is noticed and listed, not hidden', async ({ page, context }) => {
+    const seen = watch(context, page);
+    await useMockWorker(page, 'happy');
+    // The studio's own record from the last visit says two runs were stored; storage (the stand-in) holds none.
+    await page.addInitScript(() =>
+      localStorage.setItem('soar-studio.ledger', JSON.stringify({ runs: { 'run-a': { name: 'SFT 1', step: 120 }, 'run-b': { name: 'SOAR 1', step: 80 } } })),
+    );
+    await page.goto('/');
+    const lost = page.getByTestId('alert-lost-data');
+    await expect(lost).toContainText('This browser deleted data the studio had stored.');
+    await expect(lost).toContainText('run "SFT 1" (saved at step 120)');
+    await expect(lost).toContainText('run "SOAR 1" (saved at step 80)');
+    await expect(lost).toContainText('Import a project file you downloaded earlier');
+    await page.screenshot({ path: `${SHOTS}/lost-data.png` });
+    // Seen once: the record now follows what storage holds, so the next start is quiet.
+    await lost.getByRole('button', { name: /dismiss/i }).click();
+    await expect(lost).toHaveCount(0);
+    expect(await page.evaluate(() => localStorage.getItem('soar-studio.ledger'))).toBe(JSON.stringify({ runs: {} }));
+    expectOnlyOwnOrigin(seen.requests, E2E_ORIGIN);
+  });
+
   test('pending states before the worker answers', async ({ page, context }) => {
     const seen = watch(context, page);
     // Hold the worker's script back: the UI must show what it waits for, not empty panels.

@@ -17,6 +17,8 @@ import type {
   RunPhase,
 } from '../worker/protocol';
 import { queuedRun } from '../worker/protocol';
+import { EMPTY_LEDGER, isLedger, ledgerOf, lostRuns, updateLedger, type LostRun } from './ledger';
+import { loadPref, savePref } from './prefs';
 
 /** Something that failed: what happened and what to do about it. */
 export interface Problem {
@@ -68,6 +70,8 @@ export interface StudioState {
   gpuLost: { reason: string; message: string } | null;
   /** Set when the worker could not be reached at all (no requests can be answered). */
   workerDown: string | null;
+  /** Runs this browser had stored that storage no longer holds (the browser deleted the site's data). */
+  lostData: LostRun[];
 }
 
 export const initialStudioState: StudioState = {
@@ -85,6 +89,7 @@ export const initialStudioState: StudioState = {
   storage: { estimate: null, errors: [] },
   gpuLost: null,
   workerDown: null,
+  lostData: [],
 };
 
 function withRun(state: StudioState, run: RunSummary): StudioState {
@@ -211,12 +216,24 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
 export const useStudioStore = create<StudioState>(() => initialStudioState);
 
 export function applyStudioMessage(m: WorkerToUi): void {
-  useStudioStore.setState((s) => reduceStudio(s, m));
+  applyStudioMessages([m]);
 }
 
-/** Several messages in one state update (one render), in order. */
+/** Several messages in one state update (one render), in order. The ledger follows them (src/store/ledger.ts). */
 export function applyStudioMessages(ms: readonly WorkerToUi[]): void {
-  if (ms.length) useStudioStore.setState((s) => ms.reduce(reduceStudio, s));
+  if (!ms.length) return;
+  useStudioStore.setState((s) => ms.reduce(reduceStudio, s));
+  let ledger = loadPref('ledger', EMPTY_LEDGER, isLedger);
+  const before = ledger;
+  for (const m of ms) {
+    if (m.type === 'runs/restored') {
+      // What storage should hold against what it does: runs the browser deleted are reported, not forgotten.
+      const lost = lostRuns(ledger, m.runs);
+      if (lost.length) useStudioStore.setState((s) => ({ ...s, lostData: lost }));
+      ledger = ledgerOf(m.runs);
+    } else ledger = updateLedger(ledger, m);
+  }
+  if (ledger !== before) savePref('ledger', ledger);
 }
 
 // ------------------------------------------------------------------------------------------------ requests
@@ -350,6 +367,9 @@ export const studio = {
     send({ type: 'bundle/export', runId });
   },
   estimateStorage: () => send({ type: 'storage/estimate' }),
+  dismissLostData(): void {
+    set((s) => ({ ...s, lostData: [] }));
+  },
   dismissStorageError(index: number): void {
     set((s) => ({ ...s, storage: { ...s.storage, errors: s.storage.errors.filter((_, i) => i !== index) } }));
   },

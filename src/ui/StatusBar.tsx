@@ -9,6 +9,7 @@ export function Alerts() {
   const lost = useStudioStore((s) => s.gpuLost);
   const workerDown = useStudioStore((s) => s.workerDown);
   const storageErrors = useStudioStore((s) => s.storage.errors);
+  const lostData = useStudioStore((s) => s.lostData);
   return (
     <div className="alerts" aria-live="assertive">
       {lost && (
@@ -31,6 +32,18 @@ export function Alerts() {
             advice: 'The page is fine and every run’s last checkpoint is safe in this browser’s storage. Restart the worker to carry on from there; if it stops again, reload the page.',
           }}
           action={{ label: 'Restart the worker', onClick: () => studio.restartWorker() }}
+        />
+      )}
+      {lostData.length > 0 && (
+        // The browser deleted stored data (a full disk, storage pressure): say what is gone instead of looking new.
+        <ProblemNotice
+          testId="alert-lost-data"
+          title="This browser deleted data the studio had stored."
+          problem={{
+            message: `Missing since the last visit: ${lostData.map((r) => (r.found === null ? `run "${r.name}" (saved at step ${r.step})` : `run "${r.name}" is back at step ${r.found}, it had been saved at step ${r.step}`)).join('; ')}.`,
+            advice: 'Browsers clear a site\'s storage when the disk fills or under storage pressure. Import a project file you downloaded earlier (Export and import) to get the runs back; from now on download the project after long runs, and free disk space.',
+          }}
+          onDismiss={() => studio.dismissLostData()}
         />
       )}
       {storageErrors.map((e, i) => (

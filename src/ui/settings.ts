@@ -1,16 +1,9 @@
 // Small UI preferences remembered across reloads (localStorage: synchronous, so the first render already has
 // them). Values are validated on the way in: a stale or hand-edited entry falls back to the default.
 import { DEFAULT_CHART_SETTINGS, type ChartSettings } from './chart-data';
+import { storage } from '../store/prefs';
 
 const CHART_KEY = 'soar-studio.chart-settings';
-
-function storage(): Storage | null {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null; // storage disabled (some privacy modes throw on access)
-  }
-}
 
 export function loadChartSettings(): ChartSettings {
   try {
@@ -36,22 +29,4 @@ export function saveChartSettings(s: ChartSettings): void {
   }
 }
 
-/** A JSON value under a key, for other small preferences (the run form). */
-export function loadPref<T>(key: string, fallback: T, check: (v: unknown) => v is T): T {
-  try {
-    const raw = storage()?.getItem(`soar-studio.${key}`);
-    if (!raw) return fallback;
-    const v: unknown = JSON.parse(raw);
-    return check(v) ? v : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
-export function savePref(key: string, value: unknown): void {
-  try {
-    storage()?.setItem(`soar-studio.${key}`, JSON.stringify(value));
-  } catch {
-    // not remembered
-  }
-}
+export { loadPref, savePref } from '../store/prefs';
