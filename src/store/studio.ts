@@ -44,7 +44,8 @@ export interface StudioState {
     status: 'empty' | 'loading' | 'ready' | 'error';
     /** What was asked for: 'built-in (clean)', a folder name. */
     source: string | null;
-    progress: { phase: 'scan' | 'decode' | 'encode'; done: number; total: number } | null;
+    /** 'list': the page is listing a picked folder's files, before the worker has them. */
+    progress: { phase: 'list' | 'scan' | 'decode' | 'encode'; done: number; total: number } | null;
     summary: DatasetSummary | null;
     error: Problem | null;
   };
@@ -293,6 +294,10 @@ export const studio = {
   ingest(name: string, files: Array<{ path: string; file: File }>, extra: { ignored?: string[]; unreadable?: Array<{ path: string; error: string }> } = {}): void {
     set((s) => ({ ...s, dataset: { ...s.dataset, status: 'loading', source: name, progress: null, error: null } }));
     send({ type: 'data/files', name, files, ...(extra.ignored?.length ? { ignored: extra.ignored } : {}), ...(extra.unreadable?.length ? { unreadable: extra.unreadable } : {}) });
+  },
+  /** Immediate feedback for a picked or dropped folder, while the page lists its files (before the worker has them). */
+  datasetListing(name: string, done: number, total: number): void {
+    set((s) => ({ ...s, dataset: { ...s.dataset, status: 'loading', source: name, progress: { phase: 'list', done, total }, error: null } }));
   },
   datasetProblem(problem: Problem): void {
     set((s) => ({ ...s, dataset: { ...s.dataset, status: s.dataset.summary ? 'ready' : 'error', error: problem } }));

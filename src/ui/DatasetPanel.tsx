@@ -2,7 +2,7 @@
 // The page only lists the files (File objects are cheap handles); the worker reads, decodes and reports. The
 // report says what was taken and, per reason, what was skipped and what to do; captions are editable inline.
 import { useRef, useState, type ChangeEvent, type DragEvent, type KeyboardEvent } from 'react';
-import { collectDroppedFiles, collectInputFiles, type DroppedFiles } from '../data/ingest/browser-entries';
+import { collectDroppedFiles, collectInputFilesChunked, type DroppedFiles } from '../data/ingest/browser-entries';
 import { SKIP_REASONS, WARNING_KINDS } from '../data/ingest/report';
 import { studio, useStudioStore } from '../store/studio';
 import type { DatasetSummary } from '../worker/protocol';
@@ -17,7 +17,7 @@ const FORMAT_LABEL: Record<string, string> = {
   builtin: 'built-in procedural dataset',
 };
 
-const PHASE_LABEL = { scan: 'Reading captions and listing files', decode: 'Decoding and resizing images', encode: 'Encoding captions' };
+const PHASE_LABEL = { list: 'Listing the folder’s files', scan: 'Reading captions and listing files', decode: 'Decoding and resizing images', encode: 'Encoding captions' };
 
 /** `webkitdirectory` is not in React's input props; it is a plain boolean attribute. */
 const FOLDER_PICKER = { webkitdirectory: '', directory: '' } as Record<string, string>;
@@ -68,6 +68,7 @@ export function DatasetPanel() {
       // Both synchronous, inside the event: the DataTransfer's items cannot be read after it returns.
       name = droppedName(dt);
       listing = collectDroppedFiles(dt);
+      studio.datasetListing(name, 0, 0); // feedback at once; the listing walks the folder asynchronously
     } catch (err) {
       studio.datasetProblem({ message: `The drop could not be read: ${String(err)}`, advice: 'Try the “Choose folder” button instead.' });
       return;
@@ -79,12 +80,21 @@ export function DatasetPanel() {
   };
 
   const onPick = (e: ChangeEvent<HTMLInputElement>) => {
-    const list = e.currentTarget.files;
+    const input = e.currentTarget;
+    const list = input.files;
     if (!list || list.length === 0) return;
     const first = list[0].webkitRelativePath;
     const name = first && first.includes('/') ? first.slice(0, first.indexOf('/')) : `${list.length} file${list.length === 1 ? '' : 's'}`;
-    submit(name, collectInputFiles(list));
-    e.currentTarget.value = ''; // picking the same folder again re-reads it
+    // Feedback first (this render happens before any listing work), then the files in slices: a folder of
+    // 10,000 files never freezes the page.
+    studio.datasetListing(name, 0, list.length);
+    void collectInputFilesChunked(list, (done, total) => studio.datasetListing(name, done, total)).then(
+      (d) => {
+        submit(name, d);
+        input.value = ''; // picking the same folder again re-reads it
+      },
+      (err: unknown) => studio.datasetProblem({ message: `The folder could not be listed: ${String(err)}`, advice: 'Pick it again, or copy the folder to a local disk.' }),
+    );
   };
 
   const badge =
@@ -152,7 +162,7 @@ export function DatasetPanel() {
   );
 }
 
-function IngestProgress({ source, progress }: { source: string | null; progress: { phase: 'scan' | 'decode' | 'encode'; done: number; total: number } | null }) {
+function IngestProgress({ source, progress }: { source: string | null; progress: { phase: 'list' | 'scan' | 'decode' | 'encode'; done: number; total: number } | null }) {
   const frac = progress && progress.total > 0 ? progress.done / progress.total : null;
   return (
     <div className="ingest-progress" data-testid="dataset-progress" data-phase={progress?.phase ?? 'waiting'}>

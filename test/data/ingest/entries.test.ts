@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectDroppedFiles, collectInputFiles, createJsImageDecoder, entriesFromFiles, ingestDataset } from '../../../src/data/ingest';
+import { collectInputFilesChunked } from '../../../src/data/ingest/browser-entries';
 import { entriesFromDirectory } from '../../../src/data/ingest/node-entries';
 import { memEntries, messyCaptionDataset, solid, writeDataset } from './fixtures';
 
@@ -123,6 +124,15 @@ describe('browser entries (fakes of DataTransfer / FileList)', () => {
     const picked = collectInputFiles([file('ds/a.png'), file('ds/sub/b.png'), file('ds/.DS_Store'), file('ds/.git/HEAD'), file('ds/.git/config')]);
     expect(picked.files.map((f) => f.path)).toEqual(['a.png', 'sub/b.png']);
     expect(picked.ignored).toEqual(['.DS_Store', '.git/']);
+  });
+
+  it('lists a big pick in slices, with progress, to the same result', async () => {
+    const file = (rel: string) => Object.defineProperty(new File(['x'], rel.split('/').at(-1)!), 'webkitRelativePath', { value: rel });
+    const list = Array.from({ length: 2500 }, (_, i) => file(`big/${i % 7 === 0 ? '.hidden/' : ''}img${i}.png`));
+    const progress: number[] = [];
+    const chunked = await collectInputFilesChunked(list, (done) => progress.push(done), 1000);
+    expect(progress).toEqual([1000, 2000, 2500]);
+    expect(chunked).toEqual(collectInputFiles(list));
   });
 
   it('turns a file the browser would not give into an entry whose read fails (reported, not thrown)', async () => {
