@@ -167,6 +167,28 @@ export class StudioStorage {
     }
   }
 
+  /**
+   * After a failed write: reads back what storage still holds of the run and of the dataset, and says it, so
+   * nothing is called safe that was not checked (a browser may have deleted the site's data with the failure).
+   */
+  async whatRemains(runId: string, runName: string): Promise<string> {
+    const found: string[] = [];
+    const missing: string[] = [];
+    try {
+      const ck = await this.kv.get<Checkpoint>(`checkpoint:${runId}`);
+      if (ck && Number.isInteger(ck.step)) found.push(`the checkpoint of run "${runName}" at step ${ck.step}`);
+      else missing.push(`any checkpoint of run "${runName}"`);
+      const ds = await this.kv.get<StoredDataset>('dataset:current');
+      if (ds) found.push(`the dataset "${ds.name}"`);
+      else missing.push('the dataset');
+      const runs = await this.kv.get<RunRecord[]>('runs');
+      if (!Array.isArray(runs) || !runs.length) missing.push('the run list');
+    } catch (e) {
+      return `Storage could not be read back either (${e instanceof Error ? e.message : String(e)}): download the project now if the studio still shows your runs.`;
+    }
+    return [found.length ? `Checked just now: still stored: ${found.join(', ')}.` : 'Checked just now: nothing of it is stored any more.', missing.length ? `Not stored: ${missing.join(', ')}.` : ''].filter(Boolean).join(' ');
+  }
+
   async deleteCheckpoint(runId: string): Promise<void> {
     try {
       await this.kv.del(`checkpoint:${runId}`);

@@ -161,7 +161,9 @@ export class RunJob implements Job {
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
       this.storageFailed = true;
-      this.runs.world.post({ type: 'storage/error', message: e.message, advice: e.advice });
+      // Nothing is called safe unless read back: what storage still holds, checked now.
+      const held = await this.runs.world.storage.whatRemains(this.id, this.record.name);
+      this.runs.world.post({ type: 'storage/error', message: `${e.message} ${held}`, advice: e.advice });
       void this.runs.scheduler.pause(this.id); // after this step; awaiting it here would wait for ourselves
       return false;
     }

@@ -388,6 +388,9 @@ describe('Studio (worker side)', () => {
     await h.until('paused', () => h.run('q')?.status === 'paused');
     const err = h.last('storage/error')!;
     expect(err.message).toMatch(/quota/);
+    expect(err.message).toMatch(/run "quota"/); // its name, not its id
+    // What storage still holds was read back, not assumed: no checkpoint of this run, the dataset is there.
+    expect(err.message).toMatch(/Checked just now: still stored: the dataset "builtin:clean"\. Not stored: any checkpoint of run "quota"/);
     expect(err.advice).toMatch(/paused/);
     expect(h.run('q')).toMatchObject({ step: 2, checkpointStep: 0 });
     expect(h.of('storage/error')).toHaveLength(1);
