@@ -4,7 +4,7 @@ import { concatBytes } from '../../../src/codec/concat';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { zlibSync } from 'fflate';
-import { encodePng } from '../../../src/codec/png';
+import { encodePng, pngChunk } from '../../../src/codec/png';
 import type { IngestEntry } from '../../../src/data/ingest';
 
 export type FileSpec = Uint8Array | string | { error: string };
@@ -34,27 +34,6 @@ export function rgbPng(width: number, height: number, color: (x: number, y: numb
 
 export const solid = (w: number, h: number, c: [number, number, number]) => rgbPng(w, h, () => c);
 
-let crcTable: Uint32Array | undefined;
-function crc32(bytes: Uint8Array): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  let c = 0xffffffff;
-  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
 
 export interface RawPngSpec {
   width: number;
@@ -111,10 +90,10 @@ export function rawPng(s: RawPngSpec): Uint8Array {
   v.setUint32(0, s.width);
   v.setUint32(4, s.height);
   ihdr.set([s.depth, s.colorType, 0, 0, s.interlace ? 1 : 0], 8);
-  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
-  if (s.palette) parts.push(chunk('PLTE', Uint8Array.from(s.palette.flat())));
-  if (s.trns) parts.push(chunk('tRNS', Uint8Array.from(s.trns)));
-  parts.push(chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0)));
+  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr)];
+  if (s.palette) parts.push(pngChunk('PLTE', Uint8Array.from(s.palette.flat())));
+  if (s.trns) parts.push(pngChunk('tRNS', Uint8Array.from(s.trns)));
+  parts.push(pngChunk('IDAT', zlibSync(raw, { level: 6 })), pngChunk('IEND', new Uint8Array(0)));
   return concatBytes(parts);
 }
 

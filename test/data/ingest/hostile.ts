@@ -1,5 +1,6 @@
 // Hostile images for the memory-bound tests and the fuzzer: headers that declare far more than the file holds,
 // and decompression bombs. Built from scratch here, so they do not depend on the decoder under test.
+import { pngChunk } from '../../../src/codec/png';
 import { zlibSync } from 'fflate';
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -12,14 +13,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function pngChunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  return out; // CRC left 0: the decoder does not check it
-}
 
 /** A PNG whose IHDR says width × height (depth, colour type) and whose IDAT is `zlib` as given. */
 export function pngWithIdat(width: number, height: number, depth: number, colorType: number, zlib: Uint8Array): Uint8Array {

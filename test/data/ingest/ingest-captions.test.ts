@@ -47,7 +47,8 @@ describe('ingestDataset: images with caption files', () => {
     expect(paths('decoder-unavailable')).toEqual(['i.webp']);
     expect(paths('image-too-small')).toEqual(['h.png']);
     expect(paths('unreadable-file')).toEqual(['n.png']);
-    expect(r.report.warningCounts()).toEqual({ 'wrong-extension': 2, upscaled: 1, 'caption-encoding': 1 });
+    // The fixture's images are single flat colours: each taken one is flagged (a blank render would look the same).
+    expect(r.report.warningCounts()).toEqual({ 'wrong-extension': 2, upscaled: 1, 'caption-encoding': 1, 'flat-image': 6 });
     expect(r.report.warningsFor('wrong-extension').map((w) => w.path)).toEqual(['g.jpg', 'p.gif']);
     expect(r.report.warningsFor('upscaled').map((w) => w.path)).toEqual(['m.png']);
   });
@@ -144,7 +145,7 @@ describe('ingestDataset: images with caption files', () => {
   it('writes a text and JSON report a person can act on', async () => {
     const r = await run(memEntries(files));
     const text = r.report.toText();
-    expect(text).toMatch(/^Dataset: 7 images taken, 15 skipped, 4 warnings\.\n/);
+    expect(text).toMatch(/^Dataset: 7 images taken, 15 skipped, 10 warnings\.\n/);
     expect(text).toContain('Format: images with .txt/.caption captions');
     expect(text).toContain('Skipped: images sharing a name (ambiguous caption) (2). What to do: rename or remove one of them');
     expect(text).toContain('  - f.png: f.jpg, f.png would all take the caption f.txt');
