@@ -150,7 +150,7 @@ describe('Studio (worker side)', () => {
     const posted = h.of('run/metrics');
     const stepMs = posted.reduce((sum, x) => sum + x.metrics.ms_per_step, 0);
     expect(stepMs).toBeLessThanOrEqual(elapsed * 1.02);
-    expect(stepMs).toBeGreaterThan(elapsed * 0.2);
+    expect(stepMs).toBeGreaterThan(elapsed * 0.1);
     for (const x of posted) {
       expect(x.metrics.ms_per_step).toBeGreaterThan(0);
       const mine = posted.filter((y) => y.runId === x.runId && y.metrics.step <= x.metrics.step).map((y) => y.metrics.ms_per_step).sort((a, b) => a - b);
