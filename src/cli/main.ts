@@ -27,7 +27,9 @@ import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
 import { ProgressBar, stepLine } from './progress';
 import { evaluateModel, type EvalOptions } from './evaluate';
-import { LoraSet } from '../model/lora';
+import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS } from '../model/lora';
+import { extractLowRank } from '../model/lora-extract';
+import { readSafetensors } from '../codec/safetensors';
 import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
@@ -51,6 +53,8 @@ export const USAGE = `usage: npm run soar -- <command> [options]
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
             one column per model (base, each LoRA, all together), one row per prompt and seed; [--trajectory strip.png]
   eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
+  extract-lora --base DIR --tuned transformer.safetensors [--rank 8 --method soar --targets attn.to_q,...] --out lora.safetensors
+            a full fine-tune (e.g. the reference trainer's) as a LoRA: truncated SVD of each module's weight difference
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
 
@@ -75,10 +79,59 @@ export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches
   train: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS], switches: ['resume'] },
   sample: { values: ['base', 'prompt', 'prompts-file', 'lora', 'count', 'steps', 'cfg', 'seed', 'out', 'trajectory'], repeatable: ['prompt', 'lora'] },
   eval: { values: ['base', 'checkpoint', 'out', ...EVAL_FLAGS] },
+  'extract-lora': { values: ['base', 'tuned', 'rank', 'method', 'targets', 'out'] },
   compare: { values: ['base', 'data', 'held-out', 'out', 'config', 'method', 'steps', ...TRAIN_FIELDS, ...EVAL_FLAGS] },
 };
 
+/**
+ * `extract-lora`: a full fine-tune (the reference trainer's transformer, one safetensors with diffusers names)
+ * back as a LoRA of the base: a truncated SVD of each targeted module's weight difference (src/model/lora-extract.ts),
+ * with the share of the difference's energy kept per module in extraction.json.
+ */
+async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
+  const base = readBase(engine, args.required('base'));
+  const tunedPath = args.required('tuned');
+  if (!existsSync(tunedPath)) throw new Error(`--tuned ${JSON.stringify(tunedPath)}: no such file (the fine-tuned transformer's .safetensors)`);
+  const rank = args.int('rank', 8);
+  const method = args.string('method', 'soar');
+  if (method !== 'soar' && method !== 'sft') throw new Error(`--method must be soar or sft (what trained the fine-tune), got ${method}`);
+  const targets = args.string('targets', [...ATTENTION_TARGETS, ...MLP_TARGETS].join(',')).split(',');
+  const out = args.required('out');
+  const tuned = readSafetensors(new Uint8Array(readFileSync(tunedPath)));
+  const set = LoraSet.create(engine, 'extracted', base.manifest.config, { rank, alpha: rank, targets }, 0);
+  const report: Array<{ module: string; energyKept: number; rank: number }> = [];
+  const bar = new ProgressBar(set.modules.size, 'extracting');
+  let done = 0;
+  for (const m of set.modules.values()) {
+    const name = `${m.name}.weight`;
+    const t = tuned.tensors.get(name);
+    if (!t) throw new Error(`--tuned: ${tunedPath} has no ${name}: it is not a fine-tune of this base's architecture`);
+    const [outF, inF] = [m.B.shape[0], m.A.shape[1]];
+    if (t.data.length !== outF * inF) throw new Error(`--tuned: ${name} has ${t.data.length} values, the base's is ${outF}×${inF}`);
+    const w = await base.model.weights.get(name)!.toArray();
+    const delta = Float64Array.from(t.data, (v, i) => v - w[i]);
+    const e = extractLowRank(delta, outF, inF, rank);
+    // Factors padded to the set's rank when ΔW has fewer dimensions than that (zeros add nothing).
+    const A = new Float32Array(rank * inF);
+    const B = new Float32Array(outF * rank);
+    A.set(Float32Array.from(e.A));
+    for (let o = 0; o < outF; o++) for (let j = 0; j < e.rank; j++) B[o * rank + j] = e.B[o * e.rank + j];
+    engine.gpu.write(m.A.buffer, A);
+    engine.gpu.write(m.B.buffer, B);
+    report.push({ module: m.name, energyKept: e.energyKept, rank: e.rank });
+    bar.update(++done, m.name);
+  }
+  writeFileSync(out, await exportLora(set, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, steps: 0 }));
+  const reportPath = out.replace(/\.safetensors$/, '') + '.extraction.json';
+  writeFileSync(reportPath, JSON.stringify({ base: base.manifest.id, tuned: tunedPath, rank, modules: report }, null, 1));
+  const worst = [...report].sort((a, b) => a.energyKept - b.energyKept)[0];
+  console.log(`wrote ${out} (rank ${rank}, ${report.length} modules) and ${reportPath}; energy kept: mean ${(report.reduce((s, r) => s + r.energyKept, 0) / report.length).toFixed(4)}, lowest ${worst.energyKept.toFixed(4)} (${worst.module})`);
+  set.release();
+  return 0;
+}
+
 const COMMANDS: Record<string, (engine: Engine, args: Args) => Promise<number>> = {
+  'extract-lora': extractLoraCommand,
   demo: demoCommand,
   pretrain: pretrainCommand,
   'init-base': initBase,

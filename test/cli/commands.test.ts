@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLoraSpec, runCommand } from '../../src/cli/main';
 import { decodePng } from '../../src/data/ingest/png-decode';
-import { getEngine } from '../tensor/harness';
+import { getEngine, rand } from '../tensor/harness';
+import { readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
+import { importLora } from '../../src/io/lora-format';
+import { PRESETS } from '../../src/model/config';
 import { rgbPng, writeDataset, type FileSpec } from '../data/ingest/fixtures';
 
 const quiet = async ([command, ...argv]: string[]): Promise<number> => {
@@ -67,6 +70,46 @@ describe('train on a folder', () => {
     expect(report).toMatch(/\| SOAR \| 2 \| \d\.\d{4} \|/);
     const grid = decodePng(new Uint8Array(readFileSync(join(cmp, 'samples-soar.png'))));
     expect(grid.width).toBeGreaterThan(32);
+  });
+});
+
+describe('extract-lora', () => {
+  it('turns a full fine-tune back into a LoRA: a rank-2 change comes back exactly, untouched modules stay 0', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'soar-extract-'));
+    const base = join(dir, 'base');
+    expect(await quiet(['init-base', '--preset', 'tiny', '--seed', '3', '--out', base])).toBe(0);
+    const file = readSafetensors(new Uint8Array(readFileSync(join(base, 'transformer.safetensors'))));
+    const name = 'transformer_blocks.0.attn.to_q.weight';
+    const w = file.tensors.get(name)!;
+    const [out, inF] = w.shape;
+    const delta = new Float64Array(out * inF);
+    const u = rand(out * 2, 5);
+    const v = rand(2 * inF, 6);
+    for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) delta[o * inF + i] = 0.05 * (u[o * 2] * v[i] + u[o * 2 + 1] * v[inF + i]);
+    const tensors = new Map([...file.tensors].map(([k, t]) => [k, { shape: t.shape, data: k === name ? Float32Array.from(t.data, (x, i) => x + delta[i]) : t.data }]));
+    const tuned = join(dir, 'tuned.safetensors');
+    writeFileSync(tuned, writeSafetensors(tensors, {}, 'F32'));
+    const lora = join(dir, 'extracted.safetensors');
+    expect(await quiet(['extract-lora', '--base', base, '--tuned', tuned, '--rank', '2', '--targets', 'attn.to_q,attn.to_k', '--out', lora])).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'extracted.extraction.json'), 'utf8')) as { modules: Array<{ module: string; energyKept: number }> };
+    expect(report.modules.find((m) => m.module === 'transformer_blocks.0.attn.to_q')!.energyKept).toBeCloseTo(1, 6);
+    // The file is a LoRA the studio imports; its B·A·scale is the change that was made.
+    const e = await getEngine();
+    const back = importLora(new Uint8Array(readFileSync(lora)), { config: PRESETS.tiny.config, id: JSON.parse(readFileSync(join(base, 'model.json'), 'utf8')).id, hash: JSON.parse(readFileSync(join(base, 'model.json'), 'utf8')).transformer_hash }, e, 'x');
+    const m = back.set.modules.get('transformer_blocks.0.attn.to_q')!;
+    const [A, B] = [await m.A.toArray(), await m.B.toArray()];
+    const r = m.A.shape[0];
+    let err = 0;
+    for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) {
+      let x = 0;
+      for (let j = 0; j < r; j++) x += B[o * r + j] * A[j * inF + i];
+      err = Math.max(err, Math.abs(back.set.scale * x - delta[o * inF + i]));
+    }
+    expect(err).toBeLessThan(1e-5);
+    const untouched = back.set.modules.get('transformer_blocks.1.attn.to_k')!;
+    expect((await untouched.B.toArray()).every((x) => x === 0)).toBe(true);
+    back.set.release();
+    await expect(quiet(['extract-lora', '--base', base, '--tuned', join(dir, 'nope.safetensors'), '--out', lora])).rejects.toThrow(/no such file/);
   });
 });
 
