@@ -8,6 +8,8 @@
 // eigen-decomposition of its Gram matrix (cyclic Jacobi). Float64 throughout; a delta of rank ≤ r comes back
 // to rounding error, a full-rank one with the energy it loses reported.
 
+import { SeededRandom } from './random';
+
 /** One module's factors: A [rank, in], B [out, rank] (B·A ≈ ΔW), and the share of ΔW's energy kept. */
 export interface ExtractedModule {
   A: Float64Array;
@@ -16,23 +18,6 @@ export interface ExtractedModule {
   /** Σ_{i<rank} σ_i² / ‖ΔW‖²_F (1 when ΔW is 0). */
   energyKept: number;
   singularValues: number[];
-}
-
-/** Deterministic standard normals (the sketch must not depend on Math.random). */
-function gaussian(n: number, seed: number): Float64Array {
-  const out = new Float64Array(n);
-  let s = seed >>> 0 || 1;
-  const u = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s + 0.5) / 4294967296;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(u()));
-    const t = 2 * Math.PI * u();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
 }
 
 /** C [m, n] = A [m, k] · B [k, n] (row-major; tA / tB read A or B transposed from storage). */
@@ -124,7 +109,9 @@ export function extractLowRank(delta: ArrayLike<number>, out: number, inF: numbe
   const r = Math.min(rank, out, inF);
   const k = Math.min(r + 8, out, inF);
   // Range finder: Q [out, k] spans W's dominant column space.
-  let Q = matmul(W, gaussian(inF * k, seed), out, inF, k);
+  // A seeded Gaussian sketch: the extraction must not depend on Math.random.
+  const rng = new SeededRandom(seed);
+  let Q = matmul(W, Float64Array.from({ length: inF * k }, () => rng.normal()), out, inF, k);
   orthonormalise(Q, out, k);
   for (let it = 0; it < 2; it++) {
     const Z = matmul(W, Q, inF, out, k, true); // Wᵀ·Q [in, k]

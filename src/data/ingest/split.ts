@@ -1,6 +1,7 @@
 // A held-out split of a user's dataset: a fixed share of the examples kept out of training, chosen by a seeded
 // hash of each example's id (its path, or md5 for the reference JSONL), so the same files are held out whatever
 // order the folder lists them in, and adding files does not reshuffle the ones already held out.
+import { fmix32, fnv1a32 } from '../../encode/tokenizer';
 import type { IngestExample } from './types';
 
 export interface HeldOutSplit {
@@ -14,16 +15,6 @@ export interface HeldOutSplit {
 export const MIN_HELD_OUT = 4;
 const MIN_FOR_SPLIT = 2 * MIN_HELD_OUT;
 
-/** 32-bit FNV-1a of a string (its UTF-16 code units), mixed with the seed. */
-function hash(text: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
 /**
  * Holds out `fraction` of the examples (at least MIN_HELD_OUT, at most a quarter). Fewer than MIN_FOR_SPLIT
  * examples, or fraction 0: nothing is held out, and `note` says so.
@@ -35,7 +26,7 @@ export function heldOutSplit(examples: readonly IngestExample[], fraction: numbe
     return { train: [...examples], heldOut: [], note: `${examples.length} examples are too few to hold any out (a split needs ${MIN_FOR_SPLIT}); the validation loss is measured on training images` };
   }
   const k = Math.min(Math.floor(examples.length / 4), Math.max(MIN_HELD_OUT, Math.round(examples.length * fraction)));
-  const ranked = examples.map((e, i) => ({ i, h: hash(e.id, seed) })).sort((a, b) => a.h - b.h || a.i - b.i);
+  const ranked = examples.map((e, i) => ({ i, h: fmix32(fnv1a32(e.id) ^ seed) })).sort((a, b) => a.h - b.h || a.i - b.i);
   const out = new Set(ranked.slice(0, k).map((r) => r.i));
   return {
     train: examples.filter((_, i) => !out.has(i)),
