@@ -161,13 +161,18 @@ export async function fuzz(
 }
 
 /** Bytes held by typed arrays reachable from a parsed value (what a decoder allocated for its result). */
-export function heldBytes(value: unknown, seen = new Set<unknown>()): number {
-  if (!value || typeof value !== 'object' || seen.has(value)) return 0;
-  seen.add(value);
-  if (ArrayBuffer.isView(value)) return value.byteLength;
-  if (value instanceof ArrayBuffer) return value.byteLength;
+export function heldBytes(root: unknown): number {
+  // A walk with its own stack: parsed values may nest deeper than the call stack goes.
+  const seen = new Set<unknown>();
+  const todo: unknown[] = [root];
   let n = 0;
-  const children = value instanceof Map ? [...value.values()] : Object.values(value as object);
-  for (const v of children) n += heldBytes(v, seen);
+  while (todo.length) {
+    const value = todo.pop();
+    if (!value || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) n += value.byteLength;
+    else if (value instanceof ArrayBuffer) n += value.byteLength;
+    else todo.push(...(value instanceof Map ? value.values() : Object.values(value as object)));
+  }
   return n;
 }

@@ -1,4 +1,5 @@
 // JSONL parsing that keeps line numbers, for reporting bad lines precisely instead of failing the whole file.
+import { jsonStructureProblem } from '../../codec/json';
 import { decodeCaptionText } from './caption';
 
 export interface JsonlRow {
@@ -41,6 +42,13 @@ export function parseJsonl(bytes: Uint8Array): ParsedJsonl {
       bad.push({ line: i + 1, error: columnOfLine(e instanceof Error ? e.message : String(e)) });
       return;
     }
+    // A row nested thousands deep parses, then overflows the stack of whatever walks it later; a repeated key
+    // would silently keep its last value. Either is a bad line, said here with its line number.
+    const problem = jsonStructureProblem(line);
+    if (problem) {
+      bad.push({ line: i + 1, error: problem });
+      return;
+    }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       bad.push({ line: i + 1, error: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}` });
       return;
@@ -58,6 +66,7 @@ export function firstJsonlObject(bytes: Uint8Array): Record<string, unknown> | u
     if (line === '') continue;
     try {
       const v: unknown = JSON.parse(line);
+      if (jsonStructureProblem(line)) continue;
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
     } catch {
       // a bad first line does not decide the format; try the next one

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createBrowserImageDecoder, createJsImageDecoder, decodePng, ImageDecodeError, ingestDataset, type IngestEntry } from '../../../src/data/ingest';
 import { checkImageSize, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE } from '../../../src/data/ingest/image-header';
+import { parseJsonl } from '../../../src/data/ingest/jsonl';
 import { inflateExactly } from '../../../src/data/ingest/png-decode';
 import { memEntries, solid, solidJpeg, webpHeader } from './fixtures';
 import { bigOneBitPng, inflationBombPng, jpegHeaderOnly, pngWithIdat, withJpegSize, withSecondFrame, zerosZlib } from './hostile';
@@ -64,6 +65,18 @@ describe('an absolute file_name in metadata.jsonl', () => {
     expect(bad.map((b) => b.line)).toEqual([1, 2, 3, 4]);
     expect(bad[0].message).toBe('file_name "/img.png" is an absolute path, so it was not looked up: write it relative to the folder of this metadata.jsonl (img.png for an image beside it)');
     expect(r.report.skippedFor('duplicate-row')).toEqual([]);
+  });
+});
+
+describe('a JSONL row nested thousands deep, or with a key twice', () => {
+  it('is a bad line with its number and reason; the other rows parse', () => {
+    const deep = `{"file_name":${'['.repeat(6000)}${']'.repeat(6000)},"text":"deep"}`;
+    const twice = '{"file_name":"a.png","text":"one","text":"two"}';
+    const parsed = parseJsonl(new TextEncoder().encode(['{"file_name":"a.png","text":"ok"}', deep, twice].join('\n')));
+    expect(parsed.rows.map((r) => r.line)).toEqual([1]);
+    expect(parsed.bad.map((b) => b.line)).toEqual([2, 3]);
+    expect(parsed.bad[0].error).toMatch(/nest/);
+    expect(parsed.bad[1].error).toMatch(/"text" appears twice/);
   });
 });
 
