@@ -12,7 +12,8 @@
 // GFLOPS from src/model/flops.ts (the forward with the adapter's GEMMs; the steps' executed FLOPs).
 import { Gpu } from '../../src/gpu/runtime';
 import { PRESETS } from '../../src/model/config';
-import { mmditForwardFlops, trainStepFlops } from '../../src/model/flops';
+import { mmditForwardFlops } from '../../src/model/flops';
+import { trainStepFlops } from '../../src/train/methods';
 import { ATTENTION_TARGETS, LoraSet, type LoraConfig } from '../../src/model/lora';
 import { MMDiT } from '../../src/model/mmdit';
 import { exportMMDiTOnnx, hostWeightsOf, mergedLoraOf, ONNX_CONTEXT, ONNX_OUTPUT, ONNX_POOLED, ONNX_SAMPLE, ONNX_TIMESTEP } from '../../src/model/onnx-export';
@@ -85,9 +86,7 @@ function setupModel(engine: Engine, preset: string): { model: MMDiT; lora: LoraS
   const c = PRESETS[preset].config;
   const model = MMDiT.init(engine, c, 1);
   let seed = 100;
-  for (const [name, w] of model.weights) {
-    if (/norm1|norm_out|proj_out/.test(name)) engine.gpu.write(w.buffer, randomF32(w.size, seed++).map((v) => 0.1 * v));
-  }
+  seed += model.writeZeroInitLayers((n, i) => randomF32(n, 100 + i).map((v) => 0.1 * v));
   model.setTrainable(false);
   const lora = LoraSet.create(engine, 'bench', c, BENCH_LORA, 2);
   for (const m of lora.modules.values()) engine.gpu.write(m.B.buffer, randomF32(m.B.size, seed++).map((v) => 0.05 * v));
@@ -222,11 +221,11 @@ export async function runModelBench(env: BenchEnv, options: Partial<ModelBenchOp
           try {
             const m = await measureStep(engine, model, lora, method, o.stepBatch, T, o.soarK);
             const f = trainStepFlops(c, { batch: o.stepBatch, height: H, width: H, tokens: T }, {
+              ...DEFAULT_TRAIN,
               method,
               train_mode: 'lora',
               rank: lora.config.rank,
-              lora_targets: lora.config.targets,
-              lambda_aux: DEFAULT_TRAIN.lambda_aux,
+              lora_targets: [...lora.config.targets],
               trajectory_length: o.soarK,
               num_rollout_paths: 1,
             });

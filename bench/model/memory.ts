@@ -13,7 +13,7 @@ import type { Engine } from '../../src/tensor/engine';
 import { AdamW } from '../../src/tensor/ops/optim';
 import { Rng } from '../../src/tensor/ops/rng';
 import { DEFAULT_TRAIN, type Method, type TrainConfig } from '../../src/train/config';
-import { trainStep } from '../../src/train/step';
+import { trainStep } from '../../src/train/methods';
 import { randomF32 } from '../lib/stats';
 
 /** High-water mark of pool.bytesInUse while armed. */

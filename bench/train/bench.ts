@@ -22,14 +22,16 @@ import { loadOrTuneKernels, type KernelCache, type TuneResult } from '../../src/
 import type { AdamW } from '../../src/tensor/ops/optim';
 import { matmul } from '../../src/tensor/ops/matmul';
 import { PRESETS, type ModelPreset } from '../../src/model/config';
-import { mmditForwardFlops, trainingPassFlops, trainStepFlops, type FlopBreakdown } from '../../src/model/flops';
+import { mmditForwardFlops, trainingPassFlops, type FlopBreakdown } from '../../src/model/flops';
+import { trainStepFlops } from '../../src/train/methods';
 import { MMDiT } from '../../src/model/mmdit';
 import { builtinTokenizer } from '../../src/encode/builtin-vocab';
 import { EmbeddingCache } from '../../src/encode/cache';
 import { textEncoderConfigFor } from '../../src/encode/config';
 import { TextEncoderModel, engineCaptionEncoder } from '../../src/encode/text-encoder';
 import { builtinData } from '../../src/data/source';
-import { DEFAULT_TRAIN, stepCost, type Method, type TrainConfig } from '../../src/train/config';
+import { DEFAULT_TRAIN, type Method, type TrainConfig } from '../../src/train/config';
+import { methodInfo, stepCost } from '../../src/train/methods';
 
 /**
  * SFT and SOAR train a LoRA; 'pretrain' is the `pretrain` command's step: every parameter of the denoiser and
@@ -221,6 +223,11 @@ function trainConfig(o: TrainBenchOptions, method: BenchMethod, shift: number): 
   if (method === 'pretrain') {
     return { ...DEFAULT_TRAIN, method: 'sft', train_mode: 'full', train_batch_size: PRETRAIN_BATCH, cond_dropout_rate: 0, shift, max_train_steps: 1_000_000 };
   }
+  if (method === 'grpo') {
+    // Flow-GRPO: the batch's captions each get a group of 4 (the reference's geneval recipe otherwise: 10
+    // sampling steps with CFG, 9 trained steps, the evaluator's reward).
+    return { ...DEFAULT_TRAIN, method, train_batch_size: Math.max(1, Math.floor(o.batch / 4)), sample_num_image_per_prompt: 4, shift, max_train_steps: 1_000_000 };
+  }
   // Default SOAR hyper-parameters (DEFAULT_TRAIN) with K and P pinned to the brief's 6 and 1.
   return { ...DEFAULT_TRAIN, method, train_batch_size: o.batch, trajectory_length: o.trajectoryLength, num_rollout_paths: o.rolloutPaths, shift, max_train_steps: 1_000_000 };
 }
@@ -240,8 +247,7 @@ async function world(engine: Engine, presetName: string, examples: number) {
 
 /** Images through the model in one step's largest pass (SOAR's aux batch: batch × K × P). */
 function stepImages(cfg: TrainConfig): number {
-  const soar = cfg.method === 'soar' && cfg.lambda_aux > 0 && cfg.trajectory_length > 0;
-  return cfg.train_batch_size * (soar ? cfg.trajectory_length * cfg.num_rollout_paths : 1);
+  return Math.max(...methodInfo(cfg.method).passes(cfg, cfg.train_batch_size).map((p) => p.batch));
 }
 
 /**
@@ -275,10 +281,7 @@ function initModel(engine: Engine, preset: ModelPreset): MMDiT {
   const model = MMDiT.init(engine, preset.config, 1);
   // adaLN-Zero starts every block at identity and the output layer at zero: give the modulation and output
   // weights small values, as the trainer test does, so the step computes something non-trivial.
-  let seed = 1;
-  for (const [name, w] of model.weights) {
-    if (/norm1|norm_out|proj_out/.test(name)) engine.gpu.write(w.buffer, randomF32(w.size, seed++).map((x) => 0.1 * x));
-  }
+  model.writeZeroInitLayers((n, i) => randomF32(n, 1 + i).map((x) => 0.1 * x));
   return model;
 }
 
@@ -405,7 +408,7 @@ async function runPreset(env: TrainBenchEnv, o: TrainBenchOptions, p: PresetCtx,
     const created0 = gpu.pool.bytesCreated;
     const buffers0 = gpu.pool.buffersCreated;
     const useTimer = timed && p.timer !== null && r.passesSeen <= PASS_TIMER_MAX;
-    p.probe.begin(r.method === 'soar' ? 'soar' : 'sft');
+    p.probe.begin(r.method);
     if (useTimer) p.timer!.begin();
     const t0 = performance.now();
     const { metrics } = await r.trainer.trainStep();

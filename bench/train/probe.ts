@@ -19,6 +19,7 @@ import type { Dispatch, PooledBuffer } from '../../src/gpu/runtime';
 import type { Engine } from '../../src/tensor/engine';
 import type { MMDiT } from '../../src/model/mmdit';
 import type { AdamW } from '../../src/tensor/ops/optim';
+import type { Method } from '../../src/train/config';
 import { dispatchFlops } from './flops';
 import type { KernelProfiler } from './kernel-profiler';
 
@@ -76,7 +77,7 @@ export class StepProbe {
   /** When set, each dispatch gets its own compute pass, timed by the profiler under the dispatch's index. */
   profiler: KernelProfiler | null = null;
 
-  private method: 'sft' | 'soar' = 'sft';
+  private method: Method | 'pretrain' = 'sft';
 
   constructor(private readonly engine: Engine) {
     this.install();
@@ -105,7 +106,7 @@ export class StepProbe {
   }
 
   /** Starts recording a step of a trainer of `method`. */
-  begin(method: 'sft' | 'soar'): void {
+  begin(method: Method | 'pretrain'): void {
     this.method = method;
     this.tally = { dispatches: [], uploads: [], submits: [], created: [], leaked: [], peakBytesInUse: this.engine.gpu.pool.bytesInUse, startBytesInUse: this.engine.gpu.pool.bytesInUse, passes: 0, dispatchCpuMs: 0 };
     this.phase = 'prep';

@@ -1,7 +1,7 @@
 // `npm run soar -- <command> [--flag value ...]`: the headless studio on Dawn.
 //   pretrain   [--preset studio-s --steps N ...]                the shipped base from scratch (see pretrain.ts)
 //   init-base  --preset tiny|studio-s --seed N --out DIR          a randomly initialised base bundle
-//   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar --steps N --out RUN [--config cfg.json]
+//   train      --base DIR --data builtin:clean[:N]|FOLDER --method sft|soar|grpo --steps N --out RUN [--config cfg.json]
 //              [--resume] [--<any TrainConfig field> value]
 //   sample     --base DIR --prompt "..." [--prompts-file F] [--lora FILE[:weight] ...] [--seed N --steps N --cfg W --count N] --out grid.png
 // Every command prints what it did; errors say what was wrong and exit non-zero.
@@ -22,6 +22,9 @@ import { concatFloats } from '../codec/concat';
 import { linePlotPng } from '../codec/plot';
 import { exportLora, importLora } from '../io/lora-format';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
+import { isObject, parseJson, show } from '../codec/json';
+import { loraFromCheckpoint } from '../train/checkpoint-lora';
+import { isMethod, METHOD_IDS } from '../train/methods';
 import { Trainer, type TrainingData } from '../train/trainer';
 import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
@@ -30,7 +33,6 @@ import { evaluateModel, type EvalOptions } from './evaluate';
 import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS } from '../model/lora';
 import { extractLowRank } from '../model/lora-extract';
 import { readSafetensors } from '../codec/safetensors';
-import type { Checkpoint } from '../train/trainer';
 import { parseArgs, type Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
@@ -47,7 +49,7 @@ export const USAGE = `usage: npm run soar -- <command> [options]
   demo      [--base public/models/studio-s --seeds 1,2,3 --steps 30 --prompts 16 --eval-steps 5,10,20 --out runs/demo]
             SFT, SOAR and SFT at SOAR's compute from the shipped base, per seed; mean ± spread report (also: npm run demo)
   init-base --preset tiny|studio-s [--seed 1] --out DIR
-  train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
+  train     --base DIR --data builtin:clean[:COUNT]|FOLDER --method sft|soar|grpo [--steps N] --out RUN_DIR [--config cfg.json] [--resume]
             [--held-out 0.05]: a folder's share kept out of training for the validation loss (listed in RUN_DIR/held-out.txt)
             any training field as a flag: --learning_rate 1e-3 --lambda_aux 1 --trajectory_length 6 ...
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
@@ -94,7 +96,7 @@ async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
   if (!existsSync(tunedPath)) throw new Error(`--tuned ${JSON.stringify(tunedPath)}: no such file (the fine-tuned transformer's .safetensors)`);
   const rank = args.int('rank', 8);
   const method = args.string('method', 'soar');
-  if (method !== 'soar' && method !== 'sft') throw new Error(`--method must be soar or sft (what trained the fine-tune), got ${method}`);
+  if (!isMethod(method)) throw new Error(`--method must be one of ${METHOD_IDS.join(', ')} (what trained the fine-tune), got ${method}`);
   const targets = args.string('targets', [...ATTENTION_TARGETS, ...MLP_TARGETS].join(',')).split(',');
   const out = args.required('out');
   const tuned = readSafetensors(new Uint8Array(readFileSync(tunedPath)));
@@ -226,19 +228,56 @@ export async function dataFrom(spec: string, resolution: number, outDir: string,
   return { train: toTrainingData({ examples: split.train }), validation: split.heldOut.length ? toTrainingData({ examples: split.heldOut }) : null };
 }
 
+/** A flag's text as the type of the field's default: numbers, true/false, comma lists (of numbers). */
+function flagValue(def: unknown, v: string): unknown {
+  if (typeof def === 'number') return Number(v);
+  if (typeof def === 'boolean') return v === 'true' ? true : v === 'false' ? false : v;
+  if (Array.isArray(def)) return v.split(',').map((x) => (typeof def[0] === 'number' ? Number(x) : x));
+  return v;
+}
+
+/**
+ * A config file in this trainer's flat names, or nested as the reference trainers write theirs (Flow-GRPO's
+ * `sample: { num_steps }`, `train: { beta }`): a nested key becomes `<section>_<key>` when the trainer has that
+ * field, else `<key>` (train.learning_rate is learning_rate); the rest is listed as not used.
+ */
+export function flattenReferenceConfig(value: unknown): { config: Partial<TrainConfig>; ignored: string[] } {
+  if (!isObject(value)) throw new Error(`a training config must be a JSON object, got ${show(value)}`);
+  const known = new Set(Object.keys(DEFAULT_TRAIN).concat('method', 'train_mode'));
+  const config: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (isObject(v) && !known.has(k)) {
+      for (const [sub, x] of Object.entries(v)) {
+        const name = known.has(`${k}_${sub}`) ? `${k}_${sub}` : known.has(sub) ? sub : null;
+        if (name) config[name] = x;
+        else ignored.push(`${k}.${sub}`);
+      }
+    } else if (known.has(k)) config[k] = v;
+    else ignored.push(k);
+  }
+  return { config: config as Partial<TrainConfig>, ignored };
+}
+
 /** Training config from defaults, the base's shift, a JSON file, and flags (in that order). */
 export function trainConfigFrom(args: Args, base: LoadedBase): TrainConfig {
   let cfg: TrainConfig = { ...DEFAULT_TRAIN, shift: base.manifest.meta.shift };
   const file = args.optional('config');
-  if (file) cfg = { ...cfg, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<TrainConfig>) };
+  if (file) {
+    const { config, ignored } = flattenReferenceConfig(parseJson(readFileSync(file, 'utf8'), file));
+    if (ignored.length) console.log(`${file}: not used by this trainer: ${ignored.join(', ')}`);
+    cfg = { ...cfg, ...config };
+  }
   for (const key of Object.keys(DEFAULT_TRAIN) as Array<keyof TrainConfig>) {
     const v = args.optional(key);
     if (v === undefined) continue;
-    const def = DEFAULT_TRAIN[key];
-    (cfg as unknown as Record<string, unknown>)[key] = typeof def === 'number' ? Number(v) : Array.isArray(def) ? v.split(',') : v;
+    (cfg as unknown as Record<string, unknown>)[key] = flagValue(DEFAULT_TRAIN[key], v);
   }
   const method = args.optional('method');
-  if (method) cfg.method = method as TrainConfig['method'];
+  if (method) {
+    if (!isMethod(method)) throw new Error(`--method must be one of ${METHOD_IDS.join(', ')}, got ${JSON.stringify(method)}`);
+    cfg.method = method;
+  }
   const steps = args.optional('steps');
   if (steps) cfg.max_train_steps = Number(steps);
   const errs = validateTrainConfig(cfg);
@@ -371,19 +410,6 @@ function evalOptions(args: Args, label = 'evaluating'): EvalOptions {
   };
 }
 
-/** A LoRA set from a checkpoint's tensors (post-training checkpoints hold exactly the adapter's A and B). */
-function loraFromCheckpoint(engine: Engine, base: LoadedBase, ck: Checkpoint, name: string): LoraSet {
-  if (ck.config.train_mode !== 'lora') throw new Error('this checkpoint trained the whole model, not a LoRA');
-  const set = LoraSet.create(engine, name, base.manifest.config, { rank: ck.config.rank, alpha: ck.config.lora_alpha, targets: ck.config.lora_targets }, 0);
-  for (const m of set.modules.values()) {
-    for (const [t, key] of [[m.A, `${m.name}.lora_A`], [m.B, `${m.name}.lora_B`]] as const) {
-      const saved = ck.tensors[key];
-      if (!saved || saved.data.length !== t.size) throw new Error(`checkpoint has no ${key} of ${t.size} values: it was made for another base`);
-      engine.gpu.write(t.buffer, saved.data);
-    }
-  }
-  return set;
-}
 
 
 async function evalCommand(engine: Engine, args: Args): Promise<number> {
@@ -392,7 +418,7 @@ async function evalCommand(engine: Engine, args: Args): Promise<number> {
   let label = 'base';
   if (ckPath) {
     const ck = checkpointFromBytes(new Uint8Array(readFileSync(ckPath)));
-    base.model.adapters = [loraFromCheckpoint(engine, base, ck, ck.config.method)];
+    base.model.adapters = [loraFromCheckpoint(engine, base.manifest.config, ck.config, ck)];
     label = `${ck.config.method} (step ${ck.step})`;
   }
   const r = await evaluateModel(engine, base, evalOptions(args));

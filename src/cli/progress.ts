@@ -48,7 +48,7 @@ export function fmtTime(s: number): string {
 }
 
 /** What a training progress line shows after the bar: the losses and the step's GFLOP/s (analytic FLOPs / wall). */
-export function stepLine(m: { loss: number; loss_aux: number | null; gflops?: number }, more = ''): string {
+export function stepLine(m: { loss: number; loss_aux?: number | null; reward_mean?: number | boolean | null; gflops?: number }, more = ''): string {
   const rate = m.gflops ? `  ${m.gflops.toFixed(2)} GFLOP/s` : '';
-  return `loss ${m.loss.toFixed(4)}${m.loss_aux !== null ? ` aux ${m.loss_aux.toFixed(4)}` : ''}${more ? ' ' + more : ''}${rate}`;
+  return `loss ${m.loss.toFixed(4)}${typeof m.loss_aux === 'number' ? ` aux ${m.loss_aux.toFixed(4)}` : ''}${typeof m.reward_mean === 'number' ? ` reward ${m.reward_mean.toFixed(3)}` : ''}${more ? ' ' + more : ''}${rate}`;
 }

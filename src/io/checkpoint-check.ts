@@ -17,14 +17,16 @@ export function readTrainConfig(v: unknown, path: string, fail: Fail): TrainConf
   return o.value as unknown as TrainConfig;
 }
 
-const METRICS = ['loss', 'loss_main', 'loss_aux', 'aux_per_sample', 'grad_norm', 'lr', 'ms_per_step'] as const;
+/** What every step of every method records (the loop's own metrics). */
+const LOOP_METRICS = ['loss', 'grad_norm', 'lr', 'ms_per_step'] as const;
 
+/** A history entry: the loop's metrics, and any method's metrics as numbers or null (a method's keys vary). */
 export function readHistory(o: JsonObject, k: string): StepMetrics[] {
   return o.objects(k).map((h) => {
     h.int('step');
-    for (const m of METRICS) h.numOrNull(m);
-    if (h.value.gflops !== undefined) h.numOrNull('gflops'); // newer histories only
+    for (const m of LOOP_METRICS) h.numOrNull(m);
     h.bool('skipped');
+    for (const m of Object.keys(h.value)) if (m !== 'step' && m !== 'skipped') h.numOrNull(m);
     return h.value as unknown as StepMetrics;
   });
 }

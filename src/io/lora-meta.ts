@@ -1,6 +1,6 @@
 // `__metadata__` of our LoRA files: what we write, and what we read back from ours and from other writers.
 import type { LoraSet } from '../model/lora';
-import type { TrainConfig } from '../train/config';
+import type { Method, TrainConfig } from '../train/config';
 import { isObject, parseJson, show } from '../codec/json';
 
 /** The format tag in `__metadata__.format`; the major version changes only with an incompatible layout. */
@@ -12,7 +12,8 @@ export type LoraNaming = 'peft' | 'kohya';
 export interface LoraExportInfo {
   baseModelId: string;
   baseModelHash: string;
-  method: 'sft' | 'soar';
+  /** The method that trained it ('unknown' for an imported file that did not say). */
+  method: Method | 'unknown';
   /** The training hyper-parameters to record (any subset of TrainConfig). */
   config?: Partial<TrainConfig>;
   steps: number;

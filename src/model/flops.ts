@@ -260,25 +260,24 @@ export interface StepFlops {
 }
 
 /**
- * One trainStep (src/train/step.ts) for `cfg`: SFT = main forward + backward; SOAR adds the unconditional rollout
- * forward (no grad; its conditional branch reuses v0) and the aux items' forward + backward. Aux items: K per
- * sample per rollout path — the upper bound (stochastic paths skip samples whose rollout reaches sigma = 0).
+ * One training step from its model passes (each method lists them: src/train/methods). A pass with backward
+ * counts forward + backward; attention's recompute in the backward is counted too (what the kernels execute).
  */
-export function trainStepFlops(c: SD3Config, s: ForwardShape, cfg: Pick<TrainConfig, 'method' | 'train_mode' | 'rank' | 'lora_targets' | 'lambda_aux' | 'trajectory_length' | 'num_rollout_paths'>): StepFlops {
+export function trainStepFlops(
+  c: SD3Config,
+  s: ForwardShape,
+  cfg: Pick<TrainConfig, 'train_mode' | 'rank' | 'lora_targets'>,
+  stepPasses: ReadonlyArray<{ what: string; batch: number; backward: boolean; count?: number }>,
+): StepFlops {
   const mode: TrainMode = cfg.train_mode === 'full' ? 'full' : { rank: cfg.rank, targets: cfg.lora_targets };
   const passes: StepFlops['passes'] = [];
   let recompute = 0;
-  const add = (what: string, batch: number, backward: boolean) => {
-    if (batch === 0) return;
-    // The rollout forward runs under noGrad with the adapter being trained active.
+  for (const { what, batch, backward, count = 1 } of stepPasses) {
+    if (batch === 0 || count === 0) continue;
+    // Passes without gradient run with the adapter being trained active.
     const f = trace(c, { ...s, batch }, mode, backward);
-    passes.push({ what, batch, backward, flops: backward ? f.total : f.forward.total });
-    recompute += backward ? f.attentionRecompute : 0;
-  };
-  add('main', s.batch, true);
-  if (cfg.method === 'soar' && cfg.lambda_aux > 0 && cfg.trajectory_length > 0) {
-    add('rollout (unconditional, no grad)', s.batch, false);
-    add('aux', s.batch * cfg.trajectory_length * cfg.num_rollout_paths, true);
+    passes.push({ what: count > 1 ? `${what} ×${count}` : what, batch, backward, flops: count * (backward ? f.total : f.forward.total) });
+    recompute += backward ? count * f.attentionRecompute : 0;
   }
   const total = passes.reduce((sum, p) => sum + p.flops, 0);
   return { passes, total, model: total - recompute };

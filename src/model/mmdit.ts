@@ -34,10 +34,15 @@ export interface ForwardInputs {
   pooled: Tensor;
 }
 
+/** The weights adaLN-Zero initialises at zero (DiT): modulations, the final norm's modulation, the output. */
+const ZERO_INIT_LAYER = /norm1|norm_out|proj_out/;
+
 export class MMDiT {
   readonly inner: number;
-  /** Active adapters, applied in order on every targeted linear (several at once for previews). */
+  /** Default adapters of forward() when a caller passes none, applied in order (several at once for previews). */
   adapters: LoraSet[] = [];
+  /** The adapters of the forward being recorded (set for its duration only). */
+  private active: readonly LoraSet[] = [];
   private posCache = new Map<string, Tensor>();
 
   constructor(
@@ -87,7 +92,29 @@ export class MMDiT {
     this.posCache.clear();
   }
 
-  forward(inp: ForwardInputs): Tensor {
+  /**
+   * Overwrites the layers adaLN-Zero starts at zero (the blocks' modulations, norm_out, proj_out) with
+   * `values(size, i)` for the i-th of them, in weight order; returns how many. A fresh model predicts exactly 0
+   * and gives a LoRA no gradient; tests and benchmarks use this so every path carries signal.
+   */
+  writeZeroInitLayers(values: (size: number, index: number) => ArrayLike<number>): number {
+    let i = 0;
+    for (const [name, w] of this.weights) if (ZERO_INIT_LAYER.test(name)) this.engine.gpu.write(w.buffer, Float32Array.from(values(w.size, i++)));
+    return i;
+  }
+
+  /** The velocity for `inp`, with `adapters` (default: the model's `adapters`) on every linear they target. */
+  forward(inp: ForwardInputs, adapters: readonly LoraSet[] = this.adapters): Tensor {
+    const before = this.active;
+    this.active = adapters;
+    try {
+      return this.forwardWithActive(inp);
+    } finally {
+      this.active = before;
+    }
+  }
+
+  private forwardWithActive(inp: ForwardInputs): Tensor {
     const c = this.config;
     const { x, timestep, context, pooled } = inp;
     this.checkInputs(inp);
@@ -184,7 +211,7 @@ export class MMDiT {
   /** A linear layer by module name, with every active adapter that targets it. */
   lin(module: string, x: Tensor): Tensor {
     const adapters: LoraAdapter[] = [];
-    for (const set of this.adapters) {
+    for (const set of this.active) {
       const a = set.adapterFor(module);
       if (a) adapters.push(a);
     }

@@ -10,6 +10,8 @@ import type {
   CompareColumn,
   CompareRequest,
   DatasetSummary,
+  FolderStatus,
+  GroupFrame,
   RunSummary,
   TrajectoryFrame,
   UiToWorker,
@@ -53,7 +55,8 @@ export interface StudioState {
   /** Run ids, oldest first. */
   runOrder: string[];
   restore: Pending;
-  trajectory: { watched: string | null; frame: TrajectoryFrame | null };
+  /** The watched run's latest rollout frame (SFT, SOAR) or sampled groups (Flow-GRPO). */
+  trajectory: { watched: string | null; frame: TrajectoryFrame | null; groups?: GroupFrame | null };
   compare: {
     status: Pending;
     progress: { done: number; total: number } | null;
@@ -73,6 +76,19 @@ export interface StudioState {
   workerDown: string | null;
   /** Runs this browser had stored that storage no longer holds (the browser deleted the site's data). */
   lostData: LostRun[];
+  /** The project folder (File System Access; src/worker/project-folder.ts). */
+  folder: {
+    /** As the worker last said (null: no folder is kept). */
+    status: FolderStatus | null;
+    /** The worker has said (at start). */
+    checked: boolean;
+    /** A keep or open on its way (the picker, then the worker). */
+    busy: 'keep' | 'open' | null;
+    /** The last folder opened, and what came back from it. */
+    opened: Omit<Extract<WorkerToUi, { type: 'folder/opened' }>, 'type'> | null;
+    /** Keeping or opening failed (a write failure is status.error). */
+    error: Problem | null;
+  };
 }
 
 export const initialStudioState: StudioState = {
@@ -91,6 +107,7 @@ export const initialStudioState: StudioState = {
   gpuLost: null,
   workerDown: null,
   lostData: [],
+  folder: { status: null, checked: false, busy: null, opened: null, error: null },
 };
 
 function withRun(state: StudioState, run: RunSummary): StudioState {
@@ -110,7 +127,7 @@ function withoutRun(state: StudioState, id: string): StudioState {
   if (!state.runs[id]) return state;
   const runs = { ...state.runs };
   delete runs[id];
-  const trajectory = state.trajectory.watched === id ? { watched: null, frame: null } : state.trajectory;
+  const trajectory = state.trajectory.watched === id ? { watched: null, frame: null, groups: null } : state.trajectory;
   return { ...state, runs, runOrder: state.runOrder.filter((r) => r !== id), trajectory };
 }
 
@@ -175,6 +192,9 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
     case 'trajectory/frame':
       if (state.trajectory.watched !== null && m.frame.runId !== state.trajectory.watched) return state;
       return { ...state, trajectory: { ...state.trajectory, frame: m.frame } };
+    case 'trajectory/groups':
+      if (state.trajectory.watched !== null && m.frame.runId !== state.trajectory.watched) return state;
+      return { ...state, trajectory: { ...state.trajectory, groups: m.frame } };
     case 'compare/progress':
       return { ...state, compare: { ...state.compare, status: 'pending', progress: { done: m.done, total: m.total } } };
     case 'compare/result':
@@ -209,6 +229,14 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
       return { ...state, storage: { ...state.storage, estimate: { usage: m.usage, quota: m.quota, persisted: m.persisted } } };
     case 'storage/error':
       return { ...state, storage: { ...state.storage, errors: [...state.storage.errors, { message: m.message, advice: m.advice }].slice(-5) } };
+    case 'folder/state':
+      return { ...state, folder: { ...state.folder, status: m.folder, checked: true, busy: state.folder.busy === 'keep' && m.folder ? null : state.folder.busy } };
+    case 'folder/opened': {
+      const { type: _t, ...opened } = m;
+      return { ...state, folder: { ...state.folder, busy: null, opened, error: null } };
+    }
+    case 'folder/error':
+      return { ...state, folder: { ...state.folder, busy: null, error: { message: m.message, advice: m.advice } } };
     default:
       return state;
   }
@@ -228,13 +256,25 @@ export function applyStudioMessages(ms: readonly WorkerToUi[]): void {
   const before = ledger;
   for (const m of ms) {
     if (m.type === 'runs/restored') {
-      // What storage should hold against what it does: runs the browser deleted are reported, not forgotten.
+      // What storage should hold against what it does: runs the browser deleted are reported, not forgotten; a
+      // run that comes back (a project folder or file opened) leaves the report.
       const lost = lostRuns(ledger, m.runs);
-      if (lost.length) useStudioStore.setState((s) => ({ ...s, lostData: lost }));
+      const back = (l: LostRun) => m.runs.some((r) => r.id === l.id && r.checkpointStep >= l.step);
+      if (lost.length || get().lostData.some(back)) useStudioStore.setState((s) => ({ ...s, lostData: [...s.lostData.filter((l) => !back(l)), ...lost] }));
       ledger = ledgerOf(m.runs);
     } else ledger = updateLedger(ledger, m);
+    // The folder's name outlives IndexedDB (a cleared site keeps localStorage less often, but often enough): the
+    // alert about lost runs can then say where the project is.
+    if (m.type === 'folder/state' && m.folder) savePref(FOLDER_PREF, { name: m.folder.name });
   }
   if (ledger !== before) savePref('ledger', ledger);
+}
+
+/** localStorage key of the last project folder's name (see applyStudioMessages). */
+export const FOLDER_PREF = 'project-folder';
+
+export function isFolderPref(v: unknown): v is { name: string } {
+  return !!v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string';
 }
 
 // ------------------------------------------------------------------------------------------------ requests
@@ -344,7 +384,10 @@ export const studio = {
     if (watched && !frame) send({ type: 'trajectory/watch', runId: watched });
   },
   watch(runId: string | null): void {
-    set((s) => ({ ...s, trajectory: { watched: runId, frame: s.trajectory.frame?.runId === runId ? s.trajectory.frame : null } }));
+    set((s) => ({
+      ...s,
+      trajectory: { watched: runId, frame: s.trajectory.frame?.runId === runId ? s.trajectory.frame : null, groups: s.trajectory.groups?.runId === runId ? s.trajectory.groups : null },
+    }));
     send({ type: 'trajectory/watch', runId });
   },
   sample(request: CompareRequest): void {
@@ -367,11 +410,32 @@ export const studio = {
     set((s) => ({ ...s, project: { ...s.project, importing: true, imported: false, error: null } }));
     send({ type: 'project/import', bytes });
   },
-  exportBundle(runId: string): void {
+  exportBundle(runId: string, opts: { size?: number; gpus?: number } = {}): void {
     set((s) => ({ ...s, project: { ...s.project, exporting: true, error: null } }));
-    send({ type: 'bundle/export', runId });
+    send({ type: 'bundle/export', runId, ...opts });
   },
   estimateStorage: () => send({ type: 'storage/estimate' }),
+  /** The page picked a folder (showDirectoryPicker): keep the project there, or open the project it holds. */
+  keepFolder(handle: FileSystemDirectoryHandle): void {
+    set((s) => ({ ...s, folder: { ...s.folder, busy: 'keep', error: null, opened: null } }));
+    send({ type: 'folder/keep', handle });
+  },
+  /** null: the folder kept now. */
+  openFolder(handle: FileSystemDirectoryHandle | null): void {
+    set((s) => ({ ...s, folder: { ...s.folder, busy: 'open', error: null, opened: null } }));
+    send({ type: 'folder/open', handle });
+  },
+  retryFolder: (overwrite = false) => send({ type: 'folder/retry', overwrite }),
+  forgetFolder(): void {
+    savePref(FOLDER_PREF, null);
+    set((s) => ({ ...s, folder: { ...s.folder, opened: null, error: null } }));
+    send({ type: 'folder/forget' });
+  },
+  /** The page could not pick or open a folder (no API, the picker failed): said in the folder box. */
+  folderProblem(problem: Problem | null): void {
+    set((s) => ({ ...s, folder: { ...s.folder, busy: null, error: problem } }));
+  },
+  dismissFolderOpened: () => set((s) => ({ ...s, folder: { ...s.folder, opened: null } })),
   dismissLostData(): void {
     set((s) => ({ ...s, lostData: [] }));
   },

@@ -1,9 +1,10 @@
 // Training configuration. Field names are the reference trainer's command-line names (HY-SOAR
 // train_soar_sd3_5m.py) so a config translates one to one; `method` and `train_mode` are ours.
+import { GRPO_DEFAULTS, methodInfo, isMethod, METHOD_IDS, SOAR_DEFAULTS, type Method } from './methods/catalog';
 import type { StochasticStep } from './rollout';
 import type { WeightingScheme } from './schedule';
 
-export type Method = 'sft' | 'soar';
+export type { Method };
 export type LrScheduler = 'constant' | 'constant_with_warmup' | 'cosine';
 
 export interface TrainConfig {
@@ -37,6 +38,28 @@ export interface TrainConfig {
   cfg_scale_sampling: number;
   /** Aux items per forward/backward chunk (0 = all at once); the gradient is the same, memory is not. */
   aux_micro_batch: number;
+  // Flow-GRPO (the reference's sample.* / train.* keys with '_' for '.'; ignored by SFT and SOAR)
+  sample_num_steps: number;
+  sample_guidance_scale: number;
+  sample_noise_level: number;
+  sample_sde_type: 'sde' | 'cps';
+  /** Flow-GRPO-Fast: SDE at this many consecutive steps (0: SDE at every step, Flow-GRPO proper). */
+  sample_sde_window_size: number;
+  /** [first, last) step indices the Fast window's start is drawn from. */
+  sample_sde_window_range: [number, number];
+  /** Group size: images sampled per prompt. */
+  sample_num_image_per_prompt: number;
+  sample_same_latent: boolean;
+  sample_global_std: boolean;
+  train_clip_range: number;
+  train_adv_clip_max: number;
+  /** KL coefficient to the base (0: no KL, no reference forward). */
+  train_beta: number;
+  train_timestep_fraction: number;
+  /** Guidance in the trained policy (the gradient flows through both branches). */
+  train_cfg: boolean;
+  /** The reward by name (src/train/rewards.ts). */
+  reward_fn: string;
   // LoRA
   rank: number;
   lora_alpha: number;
@@ -67,14 +90,8 @@ export const DEFAULT_TRAIN: TrainConfig = {
   logit_mean: 0,
   logit_std: 1,
   cond_dropout_rate: 0,
-  lambda_aux: 1,
-  trajectory_length: 6,
-  num_rollout_paths: 1,
-  num_sampling_steps: 40,
-  sde_rollout_type: 'flow_sde',
-  sde_noise_scale: 0.5,
-  cfg_scale_sampling: 4.5,
-  aux_micro_batch: 0,
+  ...SOAR_DEFAULTS,
+  ...GRPO_DEFAULTS,
   rank: 4,
   lora_alpha: 4,
   lora_targets: ['attn.to_q', 'attn.to_k', 'attn.to_v', 'attn.to_out.0', 'attn.add_q_proj', 'attn.add_k_proj', 'attn.add_v_proj', 'attn.to_add_out'],
@@ -96,7 +113,7 @@ export function validateTrainConfig(c: TrainConfig): string[] {
       errs.push(`${k} must be a number in ${openMin ? '(' : '['}${min}, ${max === Infinity ? '∞)' : max + ']'}, got ${v}`);
     }
   };
-  if (c.method !== 'sft' && c.method !== 'soar') errs.push(`method must be "sft" or "soar", got ${JSON.stringify(c.method)}`);
+  if (!isMethod(c.method)) errs.push(`method must be one of ${METHOD_IDS.map((m) => `"${m}"`).join(', ')}, got ${JSON.stringify(c.method)}`);
   if (c.train_mode !== 'lora' && c.train_mode !== 'full') errs.push(`train_mode must be "lora" or "full"`);
   int('seed', 0);
   int('max_train_steps', 1);
@@ -114,14 +131,6 @@ export function validateTrainConfig(c: TrainConfig): string[] {
   num('logit_std', 0, 10, true);
   num('logit_mean', -10, 10);
   num('cond_dropout_rate', 0, 1);
-  num('lambda_aux', 0, 100);
-  int('trajectory_length', 0);
-  int('num_rollout_paths', 1);
-  int('num_sampling_steps', 1);
-  if (!['simple', 'sde', 'flow_sde', 'cps'].includes(c.sde_rollout_type)) errs.push('sde_rollout_type must be simple, sde, flow_sde or cps');
-  num('sde_noise_scale', 0, 10);
-  num('cfg_scale_sampling', 0, 50);
-  int('aux_micro_batch', 0);
   if (c.train_mode === 'lora') {
     int('rank', 1);
     num('lora_alpha', 0, Infinity, true);
@@ -130,6 +139,8 @@ export function validateTrainConfig(c: TrainConfig): string[] {
   num('shift', 0, 100, true);
   int('checkpointing_steps', 1);
   int('validation_steps', 1);
+  // The method's own fields (a method every run of which is valid may have none).
+  if (isMethod(c.method)) errs.push(...methodInfo(c.method).validate(c));
   return errs;
 }
 
@@ -140,14 +151,4 @@ export function learningRate(c: TrainConfig, step: number): number {
   if (c.lr_scheduler !== 'cosine') return c.learning_rate;
   const progress = Math.min(1, (step - warm) / Math.max(1, c.max_train_steps - warm));
   return c.learning_rate * 0.5 * (1 + Math.cos(Math.PI * progress));
-}
-
-/** Transformer forwards and backwards per step, relative to SFT's 1 + 1 (for the UI and the benchmark). */
-export function stepCost(c: TrainConfig): { forwards: number; backwards: number; relativeToSft: number } {
-  if (c.method === 'sft' || c.lambda_aux === 0 || c.trajectory_length === 0) return { forwards: 1, backwards: 1, relativeToSft: 1 };
-  const aux = c.trajectory_length * c.num_rollout_paths;
-  const forwards = 1 + 1 + aux; // main, the unconditional rollout branch (the conditional one reuses v0), aux
-  const backwards = 1 + aux;
-  // A backward costs about twice a forward (LoRA: the frozen weights' gradient is skipped, so a bit less).
-  return { forwards, backwards, relativeToSft: (forwards + 2 * backwards) / 3 };
 }

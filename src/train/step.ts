@@ -1,4 +1,4 @@
-// One training step of SFT or SOAR on a batch, in the order of soar-spec.md §7. It records the forwards,
+// The flow-matching step SFT and SOAR share (docs/methods.md, "SFT" and "SOAR"). It records the forwards,
 // backpropagates into every trainable tensor (gradients accumulate, so gradient accumulation is several calls)
 // and returns GPU scalars for the metrics; it never waits on a readback.
 //
@@ -17,24 +17,14 @@ import { expand, perSampleMse, sum } from '../tensor/ops/reduce';
 import type { Rng } from '../tensor/ops/rng';
 import { concat, split } from '../tensor/ops/shape';
 import type { Tensor } from '../tensor/tensor';
-import type { MMDiT } from '../model/mmdit';
 import type { TrainConfig } from './config';
+import type { Batch, MethodStep, StepContext, Unconditional } from './methods/method';
 import { applyStep, perSample, stepCoefficients } from './rollout';
 import { auxPoint, rolloutSigma, sampleT, shiftSigma, soarDenominator, timestepOf } from './schedule';
 
-export interface Batch {
-  z0: Tensor; // [B, C, H, W]
-  context: Tensor; // [B, T, J]
-  pooled: Tensor; // [B, P]
-}
+export type { Batch, Unconditional };
 
-/** The empty caption's encoding, [1, T, J] and [1, P]: CFG's unconditional branch and caption dropout. */
-export interface Unconditional {
-  context: Tensor;
-  pooled: Tensor;
-}
-
-export interface StepResult {
+export interface StepResult extends MethodStep {
   /** Detached GPU scalars: the total loss, the mean main (SFT) loss per sample, the mean aux loss per item. */
   loss: Tensor;
   lossMain: Tensor;
@@ -68,14 +58,22 @@ export interface AuxItems {
 }
 
 /** Rows `idx` of a batch-major tensor (all rows: the tensor itself). */
-function rows(t: Tensor, idx: readonly number[]): Tensor {
+export function rows(t: Tensor, idx: readonly number[]): Tensor {
   const B = t.shape[0];
   if (idx.length === B && idx.every((v, i) => v === i)) return t;
   const parts = split(t, new Array(B).fill(1), 0);
   return concat(idx.map((i) => parts[i]), 0);
 }
 
-export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg: TrainConfig, rng: Rng, opts: { capture?: boolean } = {}): StepResult {
+/**
+ * One micro-batch: the main flow-matching term, plus SOAR's rollout and correction items when `correction`
+ * (the caller checks lambda_aux and K: with either 0 SOAR is SFT, in this same code path).
+ * Every forward uses `ctx.adapters`.
+ */
+export function flowMatchingStep(batch: Batch, cfg: TrainConfig, ctx: StepContext, correction: boolean): StepResult {
+  const { model, uncond, rng } = ctx;
+  const opts = { capture: ctx.capture };
+  const forward = (inputs: Parameters<typeof model.forward>[0]) => model.forward(inputs, ctx.adapters);
   const e = model.engine;
   const { z0 } = batch;
   const B = z0.shape[0];
@@ -98,18 +96,18 @@ export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg
   const tau0 = e.fromArray(sigma0.map(timestepOf), [B], 'timestep0');
 
   // Main (SFT) term, with gradient.
-  const v0 = model.forward({ x: zSigma0, timestep: tau0, context, pooled });
+  const v0 = forward({ x: zSigma0, timestep: tau0, context, pooled });
   const velocityTarget = e.noGrad(() => sub(z1, z0));
   const mainSum = sum(perSampleMse(v0, velocityTarget));
 
-  const soar = cfg.method === 'soar' && cfg.lambda_aux > 0 && cfg.trajectory_length > 0;
+  const soar = correction;
   let items: AuxItems | null = null;
   let sigma1: Float32Array | null = null;
   let rollout: Tensor | null = null;
   if (soar) {
     // Rollout under stop-gradient: CFG velocity at the same state, conditional branch reused from v0.
     const rolled = e.noGrad(() => {
-      const vUncond = model.forward({ x: zSigma0, timestep: tau0, context: expand(uncond.context, batch.context.shape), pooled: expand(uncond.pooled, batch.pooled.shape) });
+      const vUncond = forward({ x: zSigma0, timestep: tau0, context: expand(uncond.context, batch.context.shape), pooled: expand(uncond.pooled, batch.pooled.shape) });
       const vCond = v0.detach();
       const vCfg = addScaled(vUncond, sub(vCond, vUncond), cfg.cfg_scale_sampling);
       const s1 = t0.map((t) => rolloutSigma(t, cfg.num_sampling_steps, cfg.shift));
@@ -145,7 +143,7 @@ export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg
       const idx = [...Array(Math.min(chunk, nAux - start)).keys()].map((i) => start + i);
       const samples = idx.map((i) => items!.samples[i]);
       const zAux = rows(items.z, idx);
-      const vAux = model.forward({
+      const vAux = forward({
         x: zAux,
         timestep: e.fromArray(idx.map((i) => timestepOf(items!.sigma[i])), [idx.length], 'timestep_aux'),
         // The batch's conditioning after caption dropout: when the draw fires, the aux forwards see the empty
@@ -172,6 +170,8 @@ export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg
 
   return {
     loss: metrics.total,
+    scalars: { loss_main: metrics.lossMain, loss_aux: metrics.lossAux },
+    counts: { aux_per_sample: nAux / B },
     lossMain: metrics.lossMain,
     lossAux: metrics.lossAux,
     nMain: B,
@@ -188,7 +188,7 @@ export function trainStep(model: MMDiT, batch: Batch, uncond: Unconditional, cfg
 /**
  * SOAR's auxiliary items: K re-noisings of each rollout state toward the same z1, at sigma' ~ U[sigma1, 1),
  * with the correction target v_corr = (z' − z0)/sigma'. Runs under noGrad in the step (targets carry no
- * gradient). Exported for the identity tests of soar-spec §7.
+ * gradient). Exported for the identity tests (docs/methods.md, "SOAR").
  */
 export function reNoise(engine: Engine, paths: Array<{ state: Tensor; samples: number[] }>, z0t: Tensor, z1t: Tensor, s1: Float32Array, K: number, r: Rng): AuxItems {
   const rank = z0t.shape.length;

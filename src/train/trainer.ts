@@ -17,10 +17,10 @@ import type { Tensor } from '../tensor/tensor';
 import { LoraSet } from '../model/lora';
 import type { MMDiT } from '../model/mmdit';
 import { SeededRandom } from '../model/random';
-import { trainStepFlops } from '../model/flops';
 import { learningRate, validateTrainConfig, type TrainConfig } from './config';
 import { sampleT, shiftSigma, timestepOf } from './schedule';
-import { trainStep, type StepResult, type Unconditional } from './step';
+import { methodOf, trainStepFlops } from './methods';
+import type { MethodStep, Prepared, StepContext, TrainingMethod, Unconditional } from './methods/method';
 
 export interface TrainingExample {
   /** [C, H, W] in [-1, 1] at the model's resolution. */
@@ -33,12 +33,18 @@ export interface TrainingData {
   example(index: number): TrainingExample;
 }
 
+/**
+ * One optimizer step as the loop records it: its own fields, plus each of the method's scalars and counts under
+ * the method's metric keys (SFT and SOAR: loss_main, loss_aux, aux_per_sample; the names histories always had).
+ */
 export interface StepMetrics {
   step: number;
   loss: number;
-  loss_main: number;
-  loss_aux: number | null;
-  aux_per_sample: number;
+  /** SFT and SOAR: the flow-matching loss per sample. */
+  loss_main?: number;
+  /** SOAR: the correction loss per aux item (null on steps without aux items). */
+  loss_aux?: number | null;
+  aux_per_sample?: number;
   grad_norm: number;
   lr: number;
   ms_per_step: number;
@@ -48,6 +54,8 @@ export interface StepMetrics {
    */
   gflops?: number;
   skipped: boolean;
+  /** A method's other metrics by key (null: not measured that step). */
+  [metric: string]: number | boolean | null | undefined;
 }
 
 export class NonFiniteLossError extends Error {
@@ -108,6 +116,7 @@ export class Trainer {
   readonly history: StepMetrics[] = [];
   readonly validation: Array<{ step: number; loss: number }> = [];
   readonly lora: LoraSet | null;
+  readonly method: TrainingMethod;
   private readonly optimizer: AdamW;
   private rng: Rng;
   private order: DataOrder = { epoch: 0, cursor: 0 };
@@ -130,12 +139,12 @@ export class Trainer {
     const errs = validateTrainConfig(config);
     if (errs.length) throw new Error(`invalid training config: ${errs.join('; ')}`);
     if (data.size === 0) throw new Error('the dataset is empty: add images with captions');
+    this.method = methodOf(config.method);
     if (opts.textEncoder && config.train_mode !== 'full') throw new Error('training the text encoder needs train_mode "full" (pretraining); LoRA runs use the frozen encoder');
     opts.textEncoder?.model.setTrainable(true);
     if (config.train_mode === 'lora') {
       model.setTrainable(false);
       this.lora = LoraSet.create(engine, config.method, model.config, { rank: config.rank, alpha: config.lora_alpha, targets: config.lora_targets }, config.seed);
-      model.adapters = [...model.adapters.filter((a) => a.name !== config.method), this.lora];
     } else {
       model.setTrainable(true);
       this.lora = null;
@@ -183,7 +192,7 @@ export class Trainer {
    * caller can record the next step meanwhile. The metrics promise rejects with NonFiniteLossError on NaN/Inf
    * (the update itself was refused on the GPU), and later steps refuse to run.
    */
-  async trainStep(opts: { capture?: (r: StepResult) => void } = {}): Promise<{ metrics: Promise<StepMetrics> }> {
+  async trainStep(opts: { capture?: (r: MethodStep) => void } = {}): Promise<{ metrics: Promise<StepMetrics> }> {
     if (this.stopped) throw this.stopped;
     const e = this.engine;
     const cfg = this.config;
@@ -193,41 +202,85 @@ export class Trainer {
     const accum = cfg.gradient_accumulation_steps;
     const hostBatches: HostBatch[] = [];
     for (let a = 0; a < accum; a++) hostBatches.push(await this.nextBatch());
+    const context = (hb: HostBatch): StepContext => ({
+      model: this.model,
+      adapters: this.adapters(),
+      reference: this.adapters().filter((a) => a !== this.lora),
+      uncond: this.unconditional(),
+      rng: this.rng,
+      capture: Boolean(opts.capture),
+      prompts: hb.examples.map((x) => x.caption),
+    });
+    // A method that reads results back before its gradient (online RL: sample, then score) does that first,
+    // outside the step's scope; what it keeps is released after the step.
+    const prepared: Array<Prepared | undefined> = [];
+    try {
+      if (this.method.prepare) {
+        for (const hb of hostBatches) {
+          const batch = e.scope(() => this.upload(hb));
+          try {
+            prepared.push(await this.method.prepare(batch, cfg, context(hb)));
+          } finally {
+            for (const t of Object.values(batch)) t.release();
+          }
+        }
+      }
+      return await this.recordStep(hostBatches, prepared, context, opts, step, lr);
+    } finally {
+      for (const p of prepared) p?.release();
+    }
+  }
+
+  private async recordStep(
+    hostBatches: HostBatch[],
+    prepared: Array<Prepared | undefined>,
+    context: (hb: HostBatch) => StepContext,
+    opts: { capture?: (r: MethodStep) => void },
+    step: number,
+    lr: number,
+  ): Promise<{ metrics: Promise<StepMetrics> }> {
+    const e = this.engine;
+    const cfg = this.config;
+    const accum = cfg.gradient_accumulation_steps;
     const reads = e.scope(() => {
-      const parts: Array<{ loss: Tensor; main: Tensor; aux: Tensor | null }> = [];
-      const nAux: number[] = [];
-      for (const hb of hostBatches) {
+      const parts: MethodStep[] = [];
+      hostBatches.forEach((hb, a) => {
         const batch = this.upload(hb);
         this.stepFlops ??= accum * trainStepFlops(this.model.config, { batch: batch.z0.shape[0], height: batch.z0.shape[2], width: batch.z0.shape[3], tokens: batch.context.shape[1] }, cfg).total;
-        const r = trainStep(this.model, batch, this.unconditional(), cfg, this.rng, { capture: Boolean(opts.capture) });
+        const r = this.method.step(batch, cfg, { ...context(hb), prepared: prepared[a] });
+        // The metrics outlive the scope until they are read back (the scope keeps only shallow results).
+        for (const t of [r.loss, ...Object.values(r.scalars)]) if (t) e.keep(t);
         opts.capture?.(r);
-        parts.push({ loss: r.loss, main: r.lossMain, aux: r.lossAux });
-        nAux.push(r.nAux);
-      }
+        parts.push(r);
+      });
       const report = this.optimizer.step(1 / accum);
       zeroGrad(this.parameters());
-      return { parts, nAux, report };
+      return { parts, report };
     });
     this.step++;
     const now = performance.now();
     const ms = this.lastStepEnd ? now - this.lastStepEnd : 0;
     this.lastStepEnd = now;
     // Issue the reads now (this submits the step); await them only in the returned promise.
-    const valuesP = Promise.all(reads.parts.map(async (p) => ({ loss: await p.loss.item(), main: await p.main.item(), aux: p.aux ? await p.aux.item() : null })));
+    const valuesP = Promise.all(reads.parts.map(async (p) => ({ loss: await p.loss.item(), scalars: await readScalars(p.scalars) })));
     const optP = reads.report.read();
     const metrics = (async (): Promise<StepMetrics> => {
       const [values, opt] = await Promise.all([valuesP, optP]);
-      for (const p of reads.parts) for (const t of [p.loss, p.main, p.aux]) t?.release();
+      for (const t of new Set(reads.parts.flatMap((p) => [p.loss, ...Object.values(p.scalars)]))) t?.release();
       reads.report.norm.release();
       reads.report.skipped.release();
       const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-      const auxValues = values.map((v) => v.aux).filter((v): v is number => v !== null);
+      // A method's scalar averages the micro-batches that measured it (null when none did); counts average all.
+      const own: Record<string, number | null> = {};
+      for (const key of Object.keys(reads.parts[0].scalars)) {
+        const measured = values.map((v) => v.scalars[key]).filter((v): v is number => v !== null);
+        own[key] = measured.length ? avg(measured) : null;
+      }
+      for (const key of Object.keys(reads.parts[0].counts)) own[key] = avg(reads.parts.map((p) => p.counts[key]));
       const m: StepMetrics = {
         step: step + 1,
         loss: avg(values.map((v) => v.loss)),
-        loss_main: avg(values.map((v) => v.main)),
-        loss_aux: auxValues.length ? avg(auxValues) : null,
-        aux_per_sample: avg(reads.nAux) / cfg.train_batch_size,
+        ...own,
         grad_norm: opt.norm,
         lr,
         ms_per_step: ms,
@@ -285,11 +338,14 @@ export class Trainer {
         const normals = rng.randnHost(n);
         const uniforms = rng.randHost(n);
         const sigma = Float32Array.from({ length: n }, (_, i) => shiftSigma(sampleT(this.config.weighting_scheme, normals[i], uniforms[i], this.config.logit_mean, this.config.logit_std), this.config.shift));
-        const v = this.model.forward({
-          x: lerp(z0, z1, e.fromArray(sigma, [n])),
-          timestep: e.fromArray(sigma.map(timestepOf), [n]),
-          ...this.encoded(captions),
-        });
+        const v = this.model.forward(
+          {
+            x: lerp(z0, z1, e.fromArray(sigma, [n])),
+            timestep: e.fromArray(sigma.map(timestepOf), [n]),
+            ...this.encoded(captions),
+          },
+          this.adapters(),
+        );
         return mean(perSampleMse(v, sub(z1, z0)));
       }),
     );
@@ -346,10 +402,16 @@ export class Trainer {
     this.uncond?.context.release();
     this.uncond?.pooled.release();
     this.opts.textEncoder?.model.setTrainable(false);
-    if (this.lora) {
-      this.model.adapters = this.model.adapters.filter((a) => a !== this.lora);
-      this.lora.release();
-    }
+    this.lora?.release();
+  }
+
+  /**
+   * The adapters every forward of this trainer uses: its LoRA on top of the model's own (a merged-in adapter
+   * of an earlier stage, a preview's), never another trainer's LoRA of the same method.
+   */
+  adapters(): LoraSet[] {
+    if (!this.lora) return this.model.adapters;
+    return [...this.model.adapters.filter((a) => a !== this.lora && a.name !== this.lora!.name), this.lora];
   }
 
   // -------------------------------------------------------------------------- data
@@ -425,4 +487,11 @@ export function epochPermutation(n: number, seed: number, epoch: number): Uint32
     [p[i], p[j]] = [p[j], p[i]];
   }
   return p;
+}
+
+/** Reads a step's GPU scalars back (null stays null). */
+async function readScalars(scalars: Record<string, Tensor | null>): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  for (const [key, t] of Object.entries(scalars)) out[key] = t ? await t.item() : null;
+  return out;
 }

@@ -3,8 +3,9 @@
 import { useEffect, useState } from 'react';
 import { useStudioStore } from '../store/studio';
 import { Chart, type ChartSeries } from './Chart';
-import { chartData, METRICS, type ChartSettings } from './chart-data';
-import { METHOD_LABEL, runColors } from './run-colors';
+import { chartData, metricsFor, type ChartSettings } from './chart-data';
+import { runColors } from './run-colors';
+import { methodLabel } from '../train/methods/catalog';
 import { Section, useTrainingView } from './Section';
 import { loadChartSettings, saveChartSettings } from './settings';
 
@@ -55,12 +56,12 @@ export function ChartsPanel() {
           <ul className="legend" aria-label="Runs">
             {shown.map((r) => (
               <li key={r.id}>
-                <span className="swatch" style={{ background: colors[r.id] }} aria-hidden="true" /> {r.name} <span className="muted small">{METHOD_LABEL[r.method]}</span>
+                <span className="swatch" style={{ background: colors[r.id] }} aria-hidden="true" /> {r.name} <span className="muted small">{methodLabel(r.method)}</span>
               </li>
             ))}
           </ul>
           <div className="charts">
-            {METRICS.map((m) => {
+            {metricsFor(shown.map((r) => r.method)).map((m) => {
               const { data, range, points } = chartData(shown, m, settings);
               return (
                 <figure key={m.key} className="chart" data-metric={m.key} data-points={JSON.stringify(points)}>

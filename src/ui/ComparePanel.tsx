@@ -5,7 +5,7 @@ import { heldOutPrompts } from '../data/builtin/heldout';
 import { studio, useStudioStore, type RunView } from '../store/studio';
 import type { CompareColumn, DatasetSummary, RgbaImage } from '../worker/protocol';
 import { Progress } from './DatasetPanel';
-import { METHOD_LABEL } from './run-colors';
+import { METHOD_IDS, methodLabel } from '../train/methods/catalog';
 import { RgbaCanvas } from './RgbaCanvas';
 import { ProblemNotice, Section } from './Section';
 
@@ -21,10 +21,10 @@ export function datasetPrompts(summary: DatasetSummary | null): string[] | null 
   return captions.length ? captions.slice(0, 4) : null;
 }
 
-/** The runs compared by default: the newest SFT and the newest SOAR run that have trained at least a step. */
+/** The runs compared by default: the newest run of each method that has trained at least a step. */
 export function defaultRuns(order: string[], runs: Record<string, RunView>): string[] {
   const pick: string[] = [];
-  for (const m of ['sft', 'soar'] as const) {
+  for (const m of METHOD_IDS) {
     const id = [...order].reverse().find((i) => runs[i]?.method === m && usable(runs[i]));
     if (id) pick.push(id);
   }
@@ -58,7 +58,7 @@ export function ComparePanel() {
     ...order
       .map((id) => runs[id])
       .filter((r) => r && usable(r))
-      .map((r) => ({ id: r.id, name: r.name, note: `${METHOD_LABEL[r.method]}, step ${r.step}` })),
+      .map((r) => ({ id: r.id, name: r.name, note: `${methodLabel(r.method)}, step ${r.step}` })),
     ...Object.values(imports).map((i) => ({ id: i.id, name: i.name, note: 'imported LoRA' })),
   ];
   const selected = (chosen ?? defaultRuns(order, runs)).filter((id) => runs[id] || imports[id]);

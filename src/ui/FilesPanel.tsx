@@ -4,7 +4,8 @@
 import { useState, type ChangeEvent } from 'react';
 import { studio, useStudioStore } from '../store/studio';
 import { formatBytes } from './format';
-import { METHOD_LABEL } from './run-colors';
+import { methodLabel } from '../train/methods/catalog';
+import { ProjectFolderBox } from './ProjectFolderPanel';
 import { ProblemNotice, Section } from './Section';
 
 async function readPicked(e: ChangeEvent<HTMLInputElement>): Promise<{ name: string; bytes: ArrayBuffer } | null> {
@@ -24,7 +25,7 @@ export function FilesPanel() {
   const imports = useStudioStore((s) => s.imports);
   const trained = order.map((id) => runs[id]).filter((r) => r && (r.step > 0 || r.checkpointStep > 0));
   const exportable = [
-    ...trained.map((r) => ({ id: r.id, label: `${r.name} (${METHOD_LABEL[r.method]}, step ${r.step})`, run: true })),
+    ...trained.map((r) => ({ id: r.id, label: `${r.name} (${methodLabel(r.method)}, step ${r.step})`, run: true })),
     ...Object.values(imports).map((i) => ({ id: i.id, label: `imported: ${i.name}`, run: false })),
   ];
   const [picked, setPicked] = useState<string | null>(null);
@@ -33,6 +34,8 @@ export function FilesPanel() {
   const [naming, setNaming] = useState<'peft' | 'kohya'>('peft');
   const [dtype, setDtype] = useState<'F32' | 'F16'>('F32');
   const [readError, setReadError] = useState<string | null>(null);
+  const [bundleSize, setBundleSize] = useState(512);
+  const [bundleGpus, setBundleGpus] = useState(1);
 
   const pick = (handler: (f: { name: string; bytes: ArrayBuffer }) => void) => (e: ChangeEvent<HTMLInputElement>) => {
     setReadError(null);
@@ -117,12 +120,37 @@ export function FilesPanel() {
           )}
           <h3>PyTorch trainer</h3>
           <div className="row">
-            <button type="button" className="btn" disabled={!runId || !isRun || project.exporting} onClick={() => studio.exportBundle(runId)} data-testid="export-bundle">
+            <label className="inline-select">
+              <span className="muted small">Image size</span>
+              <select value={bundleSize} onChange={(e) => setBundleSize(Number(e.currentTarget.value))} data-testid="bundle-size">
+                {[512, 768, 1024].map((s) => (
+                  <option key={s} value={s}>
+                    {s} px
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="inline-select">
+              <span className="muted small">GPUs</span>
+              <select value={bundleGpus} onChange={(e) => setBundleGpus(Number(e.currentTarget.value))} data-testid="bundle-gpus">
+                {[1, 2, 4, 8].map((g) => (
+                  <option key={g} value={g}>
+                    {g}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button type="button" className="btn" disabled={!runId || !isRun || project.exporting} onClick={() => studio.exportBundle(runId, { size: bundleSize, gpus: bundleGpus })} data-testid="export-bundle">
               Export for the PyTorch trainer
             </button>
           </div>
-          <p className="hint">A bundle with the dataset as JSONL (md5, caption_en, bw, bh) plus images and the command line with the same hyper-parameter names, for torchrun/DeepSpeed when a run outgrows one browser.</p>
+          <p className="hint">
+            A bundle for the reference trainer (torchrun + DeepSpeed ZeRO-2, a full fine-tune of SD3.5-M): the dataset as JSONL (md5, caption_en, bw, bh) with
+            images at the chosen size, launch.sh that checks the environment, and train.sh with the reference's flags. Its README says what comes back (a
+            transformer folder) and how to turn it into a LoRA here (extract-lora).
+          </p>
         </div>
+        <ProjectFolderBox />
       </div>
       {project.error && <ProblemNotice testId="project-error" title="The project or bundle could not be made or read." problem={project.error} onDismiss={studio.dismissProjectError} />}
       {readError && <ProblemNotice testId="file-read-error" title="The file could not be opened." problem={{ message: readError, advice: 'Pick the file again; if it is on a network drive, copy it to a local disk first.' }} onDismiss={() => setReadError(null)} />}

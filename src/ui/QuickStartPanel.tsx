@@ -5,10 +5,10 @@
 import { useEffect, useState } from 'react';
 import { useGpuStore } from '../store/gpu';
 import { studio, useStudioStore, type RunView } from '../store/studio';
-import { stepCost } from '../train/config';
+import { stepCost } from '../train/methods/catalog';
 import { COMPARISON_RECIPE } from '../train/recipes';
 import { defaultPrompts } from './ComparePanel';
-import { runsFor } from './RunConfigPanel';
+import { runCounts, runsFor } from './RunConfigPanel';
 import { loadPref, savePref } from './settings';
 import { Section } from './Section';
 
@@ -52,9 +52,7 @@ export function QuickStartPanel() {
     const s = studio.state();
     const builtinLoaded = s.dataset.status === 'ready' && (s.dataset.source ?? '').startsWith('built-in (clean');
     if (!builtinLoaded) studio.useBuiltin('clean', BUILTIN_COUNT);
-    const all = Object.values(s.runs);
-    const counts = { sft: all.filter((r) => r.method === 'sft').length, soar: all.filter((r) => r.method === 'soar').length };
-    const [a, b] = runsFor('both', COMPARISON_RECIPE, counts);
+    const [a, b] = runsFor('both', COMPARISON_RECIPE, runCounts(Object.values(s.runs)));
     studio.startRuns([a, b], true);
     setQuick({ sft: a.id, soar: b.id, sampled: false });
   };

@@ -3,29 +3,24 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useGpuStore } from '../store/gpu';
 import { studio, useStudioStore, type NewRun } from '../store/studio';
+import { ATTENTION_TARGETS, MLP_TARGETS } from '../model/lora';
 import { COMPARISON_RECIPE } from '../train/recipes';
-import { DEFAULT_TRAIN, stepCost, validateTrainConfig, type TrainConfig } from '../train/config';
+import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
+import { METHOD_IDS, METHOD_INFOS, methodLabel, stepCost, type Method } from '../train/methods/catalog';
+import type { FormField } from '../train/methods/method';
 import { loadPref, savePref } from './settings';
 import { Section, useTrainingView } from './Section';
 
-export type MethodChoice = 'sft' | 'soar' | 'both';
+/** A method of the catalog, or SFT and SOAR side by side (the comparison the studio is for). */
+export type MethodChoice = Method | 'both';
+const CHOICES: MethodChoice[] = [...METHOD_IDS, 'both'];
+const choiceLabel = (m: MethodChoice) => (m === 'both' ? 'SFT + SOAR' : methodLabel(m));
+const choiceMethods = (m: MethodChoice): Method[] => (m === 'both' ? ['sft', 'soar'] : [m]);
 
-/** LoRA target modules; the same lists as src/model/lora.ts (kept apart so the page does not load model code;
- *  test/ui/run-form.test.ts checks they agree). */
-export const ATTENTION_TARGETS = ['attn.to_q', 'attn.to_k', 'attn.to_v', 'attn.to_out.0', 'attn.add_q_proj', 'attn.add_k_proj', 'attn.add_v_proj', 'attn.to_add_out'];
-export const MLP_TARGETS = ['ff.net.0.proj', 'ff.net.2', 'ff_context.net.0.proj', 'ff_context.net.2'];
 
-type NumKey = {
-  [K in keyof TrainConfig]: TrainConfig[K] extends number ? K : never;
-}[keyof TrainConfig];
 type SelectKey = 'lr_scheduler' | 'sde_rollout_type' | 'weighting_scheme';
 
-interface NumField {
-  key: NumKey;
-  label: string;
-  hint?: string;
-  step?: string;
-}
+type NumField = FormField;
 
 const MAIN_FIELDS: NumField[] = [
   { key: 'max_train_steps', label: 'Steps' },
@@ -37,20 +32,10 @@ const MAIN_FIELDS: NumField[] = [
   { key: 'seed', label: 'Seed' },
 ];
 
-const SOAR_FIELDS: NumField[] = [
-  { key: 'lambda_aux', label: 'λ, aux weight', hint: '0 reproduces SFT', step: 'any' },
-  { key: 'trajectory_length', label: 'K, re-noisings', hint: 'aux states per sample' },
-  { key: 'num_rollout_paths', label: 'P, rollout paths', hint: '> 1 uses the stochastic step' },
-  { key: 'cfg_scale_sampling', label: 'Rollout CFG', step: 'any' },
-];
-
 const ADVANCED_FIELDS: NumField[] = [
   { key: 'gradient_accumulation_steps', label: 'Grad accumulation' },
   { key: 'max_grad_norm', label: 'Max grad norm', step: 'any' },
   { key: 'adam_weight_decay', label: 'Weight decay', step: 'any' },
-  { key: 'num_sampling_steps', label: 'Rollout grid steps', hint: 'sigma grid of the rollout step' },
-  { key: 'sde_noise_scale', label: 'SDE noise scale', step: 'any' },
-  { key: 'aux_micro_batch', label: 'Aux micro-batch', hint: '0 = all at once; lower saves memory' },
   { key: 'logit_mean', label: 'Logit mean', step: 'any' },
   { key: 'logit_std', label: 'Logit std', step: 'any' },
   { key: 'cond_dropout_rate', label: 'Caption dropout', step: 'any' },
@@ -112,7 +97,10 @@ interface FormState {
   preset: string | null;
 }
 
-const ALL_NUM: NumField[] = [...MAIN_FIELDS, ...SOAR_FIELDS, ...ADVANCED_FIELDS];
+/** Each method's own fields: in its group, or under Advanced. */
+const METHOD_FIELDS = METHOD_IDS.map((id) => ({ id, fields: METHOD_INFOS[id].formFields.filter((f) => !f.advanced) })).filter((g) => g.fields.length > 0);
+const METHOD_ADVANCED: NumField[] = METHOD_IDS.flatMap((id) => METHOD_INFOS[id].formFields.filter((f) => f.advanced));
+const ALL_NUM: NumField[] = [...MAIN_FIELDS, ...METHOD_FIELDS.flatMap((g) => g.fields), ...ADVANCED_FIELDS, ...METHOD_ADVANCED];
 
 export function formFromConfig(method: MethodChoice, c: TrainConfig, preset: string | null): FormState {
   const values: Record<string, string> = {};
@@ -127,7 +115,7 @@ function parseNumber(s: string): number {
 
 /** The config a form describes (method 'both' validates as SOAR: its SFT twin is the same minus the aux loss). */
 export function configFromForm(f: FormState, base: TrainConfig = DEFAULT_TRAIN): TrainConfig {
-  const c: TrainConfig = { ...base, method: f.method === 'sft' ? 'sft' : 'soar', lora_targets: [...f.targets] };
+  const c: TrainConfig = { ...base, method: f.method === 'both' ? 'soar' : f.method, lora_targets: [...f.targets] };
   const rec = c as unknown as Record<string, unknown>;
   for (const fl of ALL_NUM) rec[fl.key] = parseNumber(f.values[fl.key] ?? '');
   rec.lr_scheduler = f.selects.lr_scheduler;
@@ -147,14 +135,20 @@ export function errorsByField(errors: string[]): Record<string, string> {
 }
 
 /** The runs Train starts: one per method, the same seed and hyper-parameters, so the curves are comparable. */
-export function runsFor(method: MethodChoice, config: TrainConfig, counts: { sft: number; soar: number }, now = Date.now()): NewRun[] {
-  const methods: Array<'sft' | 'soar'> = method === 'both' ? ['sft', 'soar'] : [method];
+export function runsFor(method: MethodChoice, config: TrainConfig, counts: Partial<Record<Method, number>>, now = Date.now()): NewRun[] {
   const stamp = now.toString(36);
-  return methods.map((m) => ({ id: `run-${stamp}-${m}`, name: `${m.toUpperCase()} ${counts[m] + 1}`, config: { ...config, method: m } }));
+  return choiceMethods(method).map((m) => ({ id: `run-${stamp}-${m}`, name: `${methodLabel(m)} ${(counts[m] ?? 0) + 1}`, config: { ...config, method: m } }));
+}
+
+/** Runs of each method so far (new runs are numbered on from these). */
+export function runCounts(runs: ReadonlyArray<{ method: string }>): Partial<Record<Method, number>> {
+  const counts: Partial<Record<Method, number>> = {};
+  for (const r of runs) if (r.method in METHOD_INFOS) counts[r.method as Method] = (counts[r.method as Method] ?? 0) + 1;
+  return counts;
 }
 
 const isForm = (v: unknown): v is FormState =>
-  typeof v === 'object' && v !== null && 'values' in v && 'selects' in v && Array.isArray((v as FormState).targets) && ['sft', 'soar', 'both'].includes((v as FormState).method);
+  typeof v === 'object' && v !== null && 'values' in v && 'selects' in v && Array.isArray((v as FormState).targets) && CHOICES.includes((v as FormState).method);
 
 const QUICK = PRESETS[0];
 const initialForm = () => loadPref('run-form', formFromConfig(QUICK.method, { ...DEFAULT_TRAIN, ...QUICK.config }, QUICK.id), isForm);
@@ -189,12 +183,23 @@ export function RunConfigPanel() {
   const applyPreset = (p: Preset) => setForm(formFromConfig(p.method, { ...DEFAULT_TRAIN, ...p.config }, p.id));
 
   const train = () => {
-    const all = Object.values(runs);
-    const counts = { sft: all.filter((r) => r.method === 'sft').length, soar: all.filter((r) => r.method === 'soar').length };
-    studio.startRuns(runsFor(form.method, config, counts), form.method === 'both');
+    studio.startRuns(runsFor(form.method, config, runCounts(Object.values(runs))), form.method === 'both');
   };
 
-  const soarOn = form.method !== 'sft';
+  const selected = choiceMethods(form.method);
+  const soarCost = (
+    <p className="cost" data-testid="soar-cost" data-relative={cost.relativeToSft.toFixed(2)}>
+      {cost.relativeToSft === 1 ? (
+        <>With these settings a SOAR step costs the same as an SFT step (no aux states).</>
+      ) : (
+        <>
+          SOAR costs <strong>≈ {cost.relativeToSft.toFixed(1)}×</strong> an SFT step: {cost.forwards} forwards + {cost.backwards} backwards per step,
+          against 1 + 1.
+          {form.method === 'both' && <> Running both takes ≈ {(1 + cost.relativeToSft).toFixed(1)}× the time of SFT alone.</>}
+        </>
+      )}
+    </p>
+  );
   const numInput = (f: NumField) => (
     <Field key={f.key} label={f.label} name={f.key} hint={f.hint} error={byField[f.key]}>
       <input
@@ -224,13 +229,21 @@ export function RunConfigPanel() {
       id="config"
       title="Run"
       testId="config-panel"
-      collapsed={training ? `${form.method === 'both' ? 'SFT + SOAR' : form.method.toUpperCase()}, ${form.values.max_train_steps} steps of ${form.values.train_batch_size}, lr ${form.values.learning_rate}` : null}
+      collapsed={training ? `${choiceLabel(form.method)}, ${form.values.max_train_steps} steps of ${form.values.train_batch_size}, lr ${form.values.learning_rate}` : null}
       aside={<span className="muted small">hyper-parameters use the reference trainer's names</span>}>
       <div className="config-top">
         <div className="segmented" role="radiogroup" aria-label="Method">
-          {(['sft', 'soar', 'both'] as const).map((m) => (
-            <button key={m} type="button" role="radio" aria-checked={form.method === m} className={form.method === m ? 'seg seg-on' : 'seg'} onClick={() => edit({ method: m })} data-testid={`method-${m}`}>
-              {m === 'both' ? 'SFT + SOAR' : m.toUpperCase()}
+          {CHOICES.map((m) => (
+            <button
+              key={m}
+              type="button"
+              role="radio"
+              aria-checked={form.method === m}
+              className={form.method === m ? 'seg seg-on' : 'seg'}
+              onClick={() => edit({ method: m })}
+              title={m === 'both' ? 'SFT and SOAR side by side, same seed and data' : METHOD_INFOS[m].summary}
+              data-testid={`method-${m}`}>
+              {choiceLabel(m)}
             </button>
           ))}
         </div>
@@ -270,30 +283,28 @@ export function RunConfigPanel() {
           </Field>
         </fieldset>
 
-        <fieldset className={`group${soarOn ? '' : ' group-off'}`} disabled={!soarOn}>
-          <legend>SOAR {soarOn ? '' : <span className="muted small">(not used by SFT)</span>}</legend>
-          <div className="fields">
-            {SOAR_FIELDS.map(numInput)}
-            {select('sde_rollout_type')}
-          </div>
-          <p className="cost" data-testid="soar-cost" data-relative={cost.relativeToSft.toFixed(2)}>
-            {cost.relativeToSft === 1 ? (
-              <>With these settings a SOAR step costs the same as an SFT step (no aux states).</>
-            ) : (
-              <>
-                SOAR costs <strong>≈ {cost.relativeToSft.toFixed(1)}×</strong> an SFT step: {cost.forwards} forwards + {cost.backwards} backwards per step,
-                against 1 + 1.
-                {form.method === 'both' && <> Running both takes ≈ {(1 + cost.relativeToSft).toFixed(1)}× the time of SFT alone.</>}
-              </>
-            )}
-          </p>
-        </fieldset>
+        {METHOD_FIELDS.map(({ id, fields }) => {
+          const on = selected.includes(id);
+          return (
+            <fieldset key={id} className={`group${on ? '' : ' group-off'}`} disabled={!on} data-testid={`fields-${id}`}>
+              <legend>
+                {methodLabel(id)} {on ? '' : <span className="muted small">(not used by {selected.map(methodLabel).join(' + ')})</span>}
+              </legend>
+              <div className="fields">
+                {fields.map(numInput)}
+                {id === 'soar' && select('sde_rollout_type')}
+              </div>
+              {id === 'soar' && soarCost}
+            </fieldset>
+          );
+        })}
       </div>
 
       <details className="advanced" data-testid="config-advanced">
         <summary>Advanced</summary>
         <div className="fields">
           {ADVANCED_FIELDS.map(numInput)}
+          {METHOD_ADVANCED.map(numInput)}
           {select('weighting_scheme')}
         </div>
       </details>
@@ -308,7 +319,7 @@ export function RunConfigPanel() {
 
       <div className="train-row">
         <button type="button" className="btn btn-primary btn-large" data-testid="train" disabled={blockers.length > 0} onClick={train}>
-          {form.method === 'both' ? 'Train SFT + SOAR' : `Train ${form.method.toUpperCase()}`}
+          {`Train ${choiceLabel(form.method)}`}
         </button>
         {blockers.length > 0 ? (
           <span className="muted" data-testid="train-blockers">

@@ -3,7 +3,8 @@
 import { studio, useStudioStore, type RunView } from '../store/studio';
 import { Progress } from './DatasetPanel';
 import { formatDuration, formatValue } from './format';
-import { METHOD_LABEL, runColors } from './run-colors';
+import { runColors } from './run-colors';
+import { methodLabel } from '../train/methods/catalog';
 import { ProblemNotice, Section } from './Section';
 
 const STATUS_LABEL: Record<RunView['status'], string> = {
@@ -60,7 +61,7 @@ function RunCard({ run, color, watched }: { run: RunView; color: string; watched
       <div className="run-head">
         <span className="swatch" style={{ background: color }} aria-hidden="true" />
         <strong className="run-name">{run.name}</strong>
-        <span className={`tag tag-${run.method}`}>{METHOD_LABEL[run.method]}</span>
+        <span className={`tag tag-${run.method}`}>{methodLabel(run.method)}</span>
         <span className={`status status-${run.status}`} data-testid="run-status">
           {run.status === 'running' && <span className="pulse" aria-hidden="true" />}
           {STATUS_LABEL[run.status]}
@@ -74,7 +75,7 @@ function RunCard({ run, color, watched }: { run: RunView; color: string; watched
               Pause
             </button>
           )}
-          {canResume && run.step < total && (
+          {canResume && (run.step < total || run.checkpointStep < run.step) && (
             <button type="button" className="btn btn-small" onClick={() => studio.resume(run.id)} data-testid="run-resume">
               Resume
             </button>

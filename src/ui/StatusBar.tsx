@@ -1,15 +1,21 @@
 // Studio-wide state that must never be missed: a lost GPU, a worker that did not start, failed writes to
 // IndexedDB (quota), and how much of the browser's storage the studio uses.
 import { useState } from 'react';
-import { studio, useStudioStore } from '../store/studio';
+import { FOLDER_PREF, isFolderPref, studio, useStudioStore } from '../store/studio';
+import { loadPref } from '../store/prefs';
+import { chooseFolder } from './ProjectFolderPanel';
+import { folderSupport } from './project-folder';
 import { formatBytes } from './format';
 import { ProblemNotice } from './Section';
 
 export function Alerts() {
+  const folder = useStudioStore((s) => s.folder.status);
   const lost = useStudioStore((s) => s.gpuLost);
   const workerDown = useStudioStore((s) => s.workerDown);
   const storageErrors = useStudioStore((s) => s.storage.errors);
   const lostData = useStudioStore((s) => s.lostData);
+  // The folder the project was last kept in, by name (localStorage: it outlives a cleared IndexedDB).
+  const lostFolder = lostData.length > 0 && !folder ? loadPref(FOLDER_PREF, null, isFolderPref)?.name ?? null : null;
   return (
     <div className="alerts" aria-live="assertive">
       {lost && (
@@ -35,15 +41,28 @@ export function Alerts() {
         />
       )}
       {lostData.length > 0 && (
-        // The browser deleted stored data (a full disk, storage pressure): say what is gone instead of looking new.
+        // The browser deleted stored data (a full disk, storage pressure): say what is gone instead of looking new,
+        // and where the project may still be (the folder it was kept in, remembered apart from IndexedDB).
         <ProblemNotice
           testId="alert-lost-data"
           title="This browser deleted data the studio had stored."
           problem={{
             message: `Missing since the last visit: ${lostData.map((r) => (r.found === null ? `run "${r.name}" (saved at step ${r.step})` : `run "${r.name}" is back at step ${r.found}, it had been saved at step ${r.step}`)).join('; ')}.`,
-            advice: 'Browsers clear a site\'s storage when the disk fills or under storage pressure. Import a project file you downloaded earlier (Export and import) to get the runs back; from now on download the project after long runs, and free disk space.',
+            advice: lostFolder
+              ? `The project was kept in the folder "${lostFolder}": press "Open project folder…" and pick it to bring the runs and the dataset back.`
+              : 'Browsers clear a site\'s storage when the disk fills or under storage pressure. Import a project file you downloaded earlier (Export and import) to get the runs back; from now on keep the project in a folder (Export and import) or download it after long runs, and free disk space.',
           }}
+          action={lostFolder && folderSupport().ok ? { label: 'Open project folder…', onClick: () => void chooseFolder('open') } : undefined}
           onDismiss={() => studio.dismissLostData()}
+        />
+      )}
+      {folder?.error && (
+        // A failed write to the project folder: its own alert (training goes on; the browser's storage is apart).
+        <ProblemNotice
+          testId="alert-folder"
+          title={`Writing the project to the folder "${folder.name}" failed.`}
+          problem={folder.error}
+          action={{ label: 'Try again', onClick: () => studio.retryFolder() }}
         />
       )}
       {storageErrors.map((e, i) => (

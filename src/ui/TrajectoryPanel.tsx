@@ -2,8 +2,8 @@
 // path (z0, z_sigma0), the model's rollout state ẑ1, and for each re-noised auxiliary state z' its sigma, the
 // correction target and the x̂0 the model implies there.
 import { studio, useStudioStore } from '../store/studio';
-import type { RgbaImage } from '../worker/protocol';
-import { METHOD_LABEL } from './run-colors';
+import type { GroupFrame, RgbaImage } from '../worker/protocol';
+import { methodLabel } from '../train/methods/catalog';
 import { RgbaCanvas } from './RgbaCanvas';
 import { Section } from './Section';
 
@@ -21,10 +21,34 @@ function Tile({ image, label, sub, testId }: { image: RgbaImage; label: string; 
   );
 }
 
+/** Flow-GRPO's groups: per prompt, the images the policy drew, each with its reward and advantage. */
+function GroupsView({ frame, name }: { frame: GroupFrame; name: string }) {
+  return (
+    <div className="trajectory" data-testid="grpo-groups" data-step={frame.step}>
+      <p className="muted small traj-caption">
+        {name}, step {frame.step}: each prompt's group as the SDE sampler drew it, with its reward r and advantage A (reward minus the group's mean,
+        over the spread). Samples with A = 0 are not trained.
+      </p>
+      {frame.groups.map((g, i) => (
+        <div key={i} className="group-row" data-testid="grpo-group">
+          <p className="small">
+            <q>{g.prompt}</q>
+          </p>
+          <div className="traj-row">
+            {g.samples.map((s, j) => (
+              <Tile key={j} image={s.image} label={`r ${s.reward.toFixed(2)}`} sub={`A ${s.advantage >= 0 ? '+' : ''}${s.advantage.toFixed(2)}`} testId="grpo-sample" />
+            ))}
+          </div>
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function TrajectoryPanel() {
   const runs = useStudioStore((s) => s.runs);
   const order = useStudioStore((s) => s.runOrder);
-  const { watched, frame } = useStudioStore((s) => s.trajectory);
+  const { watched, frame, groups } = useStudioStore((s) => s.trajectory);
   const run = watched ? runs[watched] : null;
 
   const picker = (
@@ -37,7 +61,7 @@ export function TrajectoryPanel() {
           .filter(Boolean)
           .map((r) => (
             <option key={r.id} value={r.id}>
-              {r.name} ({METHOD_LABEL[r.method]})
+              {r.name} ({methodLabel(r.method)})
             </option>
           ))}
       </select>
@@ -45,7 +69,22 @@ export function TrajectoryPanel() {
   );
 
   let body;
-  if (!run) {
+  if (run?.method === 'grpo') {
+    body =
+      groups && groups.runId === run.id ? (
+        <GroupsView frame={groups} name={run.name} />
+      ) : (
+        <p className="empty muted" data-testid="trajectory-waiting">
+          {run.status === 'running' || run.status === 'queued' ? (
+            <>
+              <span className="spinner" aria-hidden="true" /> Waiting for the next captured step of {run.name} (one every few steps)…
+            </>
+          ) : (
+            `${run.name} shows its sampled groups while it trains: resume it to see them.`
+          )}
+        </p>
+      );
+  } else if (!run) {
     body = <p className="empty muted">Pick a run to watch its rollout trajectories as it trains (Train picks the SOAR run by itself).</p>;
   } else if (!frame || frame.runId !== run.id) {
     body = (

@@ -1,10 +1,12 @@
 // Turning run histories into chart data: which metrics are charted, EMA smoothing, alignment of several runs
 // on one step axis (uPlot wants one shared x array), and the y-range that clips outliers. Pure functions, so
 // the chart component stays a thin wrapper around uPlot and the maths is unit-tested.
+import { isMethod, METHOD_IDS, METHOD_INFOS } from '../train/methods/catalog';
 import type { StepMetrics } from '../train/trainer';
 import type { RunSummary } from '../worker/protocol';
 
-export type MetricKey = 'loss' | 'loss_main' | 'loss_aux' | 'grad_norm' | 'lr' | 'validation' | 'ms_per_step' | 'gflops';
+/** The loop's own metrics, 'validation', or a key one of the methods declares (src/train/methods). */
+export type MetricKey = string;
 
 export interface MetricSpec {
   key: MetricKey;
@@ -15,10 +17,19 @@ export interface MetricSpec {
   smooth: boolean;
 }
 
+/** Each method's curves once, in the catalog's order (SOAR's main loss is SFT's: one chart). */
+const METHOD_METRICS: MetricSpec[] = [...new Map(METHOD_IDS.flatMap((id) => METHOD_INFOS[id].metrics.map((m) => [m.key, { ...m, smooth: true }] as const))).values()];
+
+/** The charts for runs of these methods: the loop's own, and each method's curves when one of its runs is shown. */
+export function metricsFor(methods: readonly string[]): MetricSpec[] {
+  const wanted = new Set(methods.flatMap((id) => (isMethod(id) ? METHOD_INFOS[id].metrics.map((m) => m.key) : [])));
+  const own = new Set(METHOD_METRICS.map((m) => m.key));
+  return METRICS.filter((m) => !own.has(m.key) || wanted.has(m.key));
+}
+
 export const METRICS: MetricSpec[] = [
-  { key: 'loss', title: 'Loss', hint: 'total: (main + λ·aux) / (N + λ·N_aux)', smooth: true },
-  { key: 'loss_main', title: 'Main loss', hint: 'flow matching on the ideal path', smooth: true },
-  { key: 'loss_aux', title: 'Aux loss', hint: 'SOAR correction on the rollout', smooth: true },
+  { key: 'loss', title: 'Loss', hint: "the step's objective (SOAR: (main + λ·aux) / (N + λ·N_aux))", smooth: true },
+  ...METHOD_METRICS,
   { key: 'validation', title: 'Validation loss', hint: 'fixed seed, same draws for every run', smooth: false },
   { key: 'grad_norm', title: 'Grad norm', hint: 'global, before clipping', smooth: true },
   { key: 'lr', title: 'Learning rate', hint: 'schedule', smooth: false },

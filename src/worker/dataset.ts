@@ -125,9 +125,7 @@ export class StudioDataset {
 
   /** Identifies the examples (not the captions, which may be edited): a run resumes only on the same key. */
   get key(): string {
-    const s = this.stored;
-    if (s.kind === 'builtin') return `builtin:${s.split}:${s.count}:${s.resolution}`;
-    return `files:${s.name}:${s.ids.length}:${s.resolution}:${contentHash(new TextEncoder().encode(s.ids.join('\n')))}`;
+    return datasetKeyOf(this.stored);
   }
 
   id(i: number): string {
@@ -202,4 +200,10 @@ export class StudioDataset {
       })),
     };
   }
+}
+
+/** The key of a stored dataset (StudioDataset.key): also what the project folder's dataset file is checked by. */
+export function datasetKeyOf(s: StoredDataset): string {
+  if (s.kind === 'builtin') return `builtin:${s.split}:${s.count}:${s.resolution}`;
+  return `files:${s.name}:${s.ids.length}:${s.resolution}:${contentHash(new TextEncoder().encode(s.ids.join('\n')))}`;
 }

@@ -4,13 +4,15 @@
 import type { Engine } from '../tensor/engine';
 import { exportLora, importLora } from '../io/lora-format';
 import type { LoraSet } from '../model/lora';
+import { isMethod, type Method } from '../train/methods/catalog';
 import type { StudioBase } from './base';
-import { buildBundle } from './bundle';
+import { buildBundle, BundleError, type BundleOptions } from './bundle';
 import type { StudioDataset } from './dataset';
 import type { ImageEncoder } from './images';
 import type { Mutex } from './lock';
 import { StorageError, type ImportRecord, type RunRecord, type StudioStorage } from './persistence';
-import { projectFromBytes, projectToBytes } from './project';
+import { projectFromBytes, projectToBytes, type ProjectRun } from './project';
+import type { RunSummary } from './protocol';
 import { rewindToCheckpoint, type Post, type RunManager } from './runs';
 
 export interface FilesContext {
@@ -29,8 +31,8 @@ interface Imported {
   record: ImportRecord;
   set: LoraSet;
   warnings: string[];
-  /** From the file's metadata when it is one of ours. */
-  method: 'sft' | 'soar' | null;
+  /** From the file's metadata when it is one of ours (null: not recorded, never guessed from the name). */
+  method: Method | null;
 }
 
 export function message(e: unknown): string {
@@ -79,13 +81,13 @@ export class StudioFiles {
       const imp = this.imports.get(id);
       let set: LoraSet;
       let name: string;
-      let method: 'sft' | 'soar';
+      let method: Method | 'unknown';
       let steps = 0;
       let config = {};
       if (imp) {
         set = imp.set;
         name = imp.record.name;
-        method = imp.method ?? (/soar/i.test(imp.record.name) ? 'soar' : 'sft');
+        method = imp.method ?? 'unknown';
       } else {
         const job = this.ctx.runs.get(id);
         if (!job) throw new Error(`there is no run or imported LoRA with id ${id}`);
@@ -109,7 +111,7 @@ export class StudioFiles {
       const id = record?.id ?? this.newImportId();
       const result = importLora(bytes, { config: base.model.config, id: info.id, hash: base.manifest.transformer_hash }, engine, name);
       const rec: ImportRecord = record ?? { id, name, bytes, createdAt: Date.now() };
-      const method = result.metadata.method === 'sft' || result.metadata.method === 'soar' ? result.metadata.method : null;
+      const method = isMethod(result.metadata.method) ? result.metadata.method : null;
       this.imports.set(id, { record: rec, set: result.set, warnings: result.warnings, method });
       this.importRecords.set(id, rec);
       this.ctx.post({ type: 'lora/imported', runId: id, warnings: result.warnings, name });
@@ -150,8 +152,19 @@ export class StudioFiles {
     try {
       const runs = [];
       for (const r of this.ctx.runs.records()) {
-        const ck = (await this.ctx.storage.loadCheckpoint(r.id)) ?? null;
-        runs.push({ record: rewindToCheckpoint(r), checkpoint: ck });
+        // A run that is not stepping exports what its trainer holds when storage has less: a checkpoint the
+        // browser refused (quota, full disk) is in this file, the way out the storage alert offers.
+        const t = r.status !== 'running' ? this.ctx.runs.get(r.id)?.trainer : null;
+        let ck: ProjectRun['checkpoint'] = null;
+        try {
+          ck = (await this.ctx.storage.loadCheckpoint(r.id, r.name)) ?? null;
+        } catch (e) {
+          if (!t) throw e;
+        }
+        if (t && t.step > (ck?.step ?? 0)) {
+          ck = await this.ctx.lock.run(() => t.checkpoint());
+          runs.push({ record: rewindToCheckpoint({ ...r, checkpointStep: ck.step }), checkpoint: ck });
+        } else runs.push({ record: rewindToCheckpoint(r), checkpoint: ck });
       }
       const bytes = projectToBytes(this.ctx.currentBase()?.info ?? null, runs);
       this.download('soar-studio-project.safetensors', 'application/octet-stream', bytes);
@@ -163,21 +176,7 @@ export class StudioFiles {
   async importProject(bytes: Uint8Array): Promise<void> {
     try {
       const project = projectFromBytes(bytes);
-      const records: RunRecord[] = [];
-      const taken = new Set(this.ctx.runs.records().map((r) => r.id));
-      for (const run of project.runs) {
-        const record = rewindToCheckpoint({ ...run.record, checkpointStep: run.checkpoint?.step ?? 0 });
-        let id = record.id;
-        for (let k = 2; taken.has(id); k++) id = `${record.id}-${k}`;
-        taken.add(id);
-        record.id = id;
-        if (record.status === 'running' || record.status === 'queued') record.status = 'paused';
-        if (run.checkpoint) await this.ctx.storage.saveCheckpoint(id, run.checkpoint, run.record.name);
-        records.push(record);
-      }
-      const all = [...(await this.ctx.storage.loadRuns()), ...records];
-      await this.ctx.storage.saveRuns(all);
-      const runs = await this.ctx.runs.restore(); // adds the new records as jobs
+      const runs = await this.addProjectRuns(project.runs);
       this.ctx.post({ type: 'runs/restored', runs });
     } catch (e) {
       if (e instanceof StorageError) {
@@ -188,15 +187,39 @@ export class StudioFiles {
     }
   }
 
-  async exportBundle(runId: string): Promise<void> {
+  /**
+   * Adds a project's runs (a project file, or a project folder: project-folder.ts) to the studio, paused at their
+   * checkpoints, with new ids where theirs are taken; returns every run's summary. Throws; posts nothing.
+   */
+  async addProjectRuns(runs: readonly ProjectRun[]): Promise<RunSummary[]> {
+    const records: RunRecord[] = [];
+    const taken = new Set(this.ctx.runs.records().map((r) => r.id));
+    for (const run of runs) {
+      const record = rewindToCheckpoint({ ...run.record, checkpointStep: run.checkpoint?.step ?? 0 });
+      let id = record.id;
+      for (let k = 2; taken.has(id); k++) id = `${record.id}-${k}`;
+      taken.add(id);
+      record.id = id;
+      if (record.status === 'running' || record.status === 'queued') record.status = 'paused';
+      if (run.checkpoint) await this.ctx.storage.saveCheckpoint(id, run.checkpoint, run.record.name);
+      records.push(record);
+    }
+    const all = [...(await this.ctx.storage.loadRuns()), ...records];
+    await this.ctx.storage.saveRuns(all);
+    return this.ctx.runs.restore(); // adds the new records as jobs
+  }
+
+  async exportBundle(runId: string, options: Pick<BundleOptions, 'size' | 'gpus'> = {}): Promise<void> {
     try {
       const job = this.ctx.runs.get(runId);
       if (!job) throw new Error(`there is no run ${runId}`);
       const ds = await this.ctx.dataset();
-      const { zip } = await buildBundle(ds, job.record.config, job.record.name, this.ctx.imageEncoder);
+      const { zip } = await buildBundle(ds, job.record.config, job.record.name, this.ctx.imageEncoder, options);
       this.download(`${slug(job.record.name)}-reference-bundle.zip`, 'application/zip', zip);
     } catch (e) {
-      this.ctx.post({ type: 'project/error', message: `The trainer bundle could not be exported: ${message(e)}`, advice: 'Load the dataset the run was trained on (the bundle holds the current dataset), then export again.' });
+      // A refusal (BundleError) says itself what to change; anything else is most likely the wrong dataset.
+      const advice = e instanceof BundleError ? e.advice : 'Load the dataset the run was trained on (the bundle holds the current dataset), then export again.';
+      this.ctx.post({ type: 'project/error', message: `The trainer bundle could not be exported: ${message(e)}`, advice });
     }
   }
 }

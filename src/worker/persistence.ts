@@ -125,8 +125,42 @@ export function storageError(what: string, e: unknown, opts: { pausesTraining?: 
   }
 }
 
+/** A write to the studio's storage, as its observer sees it (after the write, with its error if it failed). */
+export type StoredWrite =
+  | { kind: 'runs' }
+  | { kind: 'checkpoint'; runId: string; checkpoint: Checkpoint }
+  | { kind: 'checkpoint-deleted'; runId: string }
+  | { kind: 'dataset' }
+  | { kind: 'edits' };
+
 export class StudioStorage {
+  /**
+   * Told of every write of runs, checkpoints and the dataset, stored or failed: the project folder
+   * (project-folder.ts) follows the project through it, and keeps a checkpoint that IndexedDB refused.
+   */
+  observer: ((write: StoredWrite, error: unknown) => void) | null = null;
+
   constructor(readonly kv: KeyValueStore) {}
+
+  private observe<T>(write: StoredWrite, done: Promise<T>): Promise<T> {
+    const tell = (error: unknown) => {
+      try {
+        this.observer?.(write, error);
+      } catch (e) {
+        console.error('storage observer failed', e);
+      }
+    };
+    return done.then(
+      (v) => {
+        tell(null);
+        return v;
+      },
+      (e: unknown) => {
+        tell(e ?? new Error('unknown storage failure'));
+        throw e;
+      },
+    );
+  }
 
   private async write(key: string, value: unknown, what: string): Promise<void> {
     try {
@@ -151,20 +185,24 @@ export class StudioStorage {
   }
 
   async saveRuns(runs: readonly RunRecord[]): Promise<void> {
-    await this.write('runs', runs, 'the run list');
+    await this.observe({ kind: 'runs' }, this.write('runs', runs, 'the run list'));
   }
 
-  async loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
-    return this.read<Checkpoint>(`checkpoint:${runId}`, `the checkpoint of run ${runId}`);
+  /** `runName`: what the user calls the run, for the message of a failed read (never the internal id). */
+  async loadCheckpoint(runId: string, runName?: string): Promise<Checkpoint | undefined> {
+    return this.read<Checkpoint>(`checkpoint:${runId}`, runName ? `the checkpoint of run "${runName}"` : 'a run\'s checkpoint');
   }
 
   /** `runName`: what the user calls the run (messages never show internal ids). */
   async saveCheckpoint(runId: string, ck: Checkpoint, runName = runId): Promise<void> {
-    try {
-      await this.kv.set(`checkpoint:${runId}`, ck);
-    } catch (e) {
-      throw storageError(`the checkpoint of run "${runName}" (step ${ck.step})`, e, { pausesTraining: true });
-    }
+    const save = async () => {
+      try {
+        await this.kv.set(`checkpoint:${runId}`, ck);
+      } catch (e) {
+        throw storageError(`the checkpoint of run "${runName}" (step ${ck.step})`, e, { pausesTraining: true });
+      }
+    };
+    await this.observe({ kind: 'checkpoint', runId, checkpoint: ck }, save());
   }
 
   /**
@@ -189,12 +227,15 @@ export class StudioStorage {
     return [found.length ? `Checked just now: still stored: ${found.join(', ')}.` : 'Checked just now: nothing of it is stored any more.', missing.length ? `Not stored: ${missing.join(', ')}.` : ''].filter(Boolean).join(' ');
   }
 
-  async deleteCheckpoint(runId: string): Promise<void> {
-    try {
-      await this.kv.del(`checkpoint:${runId}`);
-    } catch (e) {
-      throw storageError(`the deletion of run ${runId}`, e);
-    }
+  async deleteCheckpoint(runId: string, runName?: string): Promise<void> {
+    const del = async () => {
+      try {
+        await this.kv.del(`checkpoint:${runId}`);
+      } catch (e) {
+        throw storageError(runName ? `the deletion of run "${runName}"` : 'the deletion of a run', e);
+      }
+    };
+    await this.observe({ kind: 'checkpoint-deleted', runId }, del());
   }
 
   async loadDataset(): Promise<{ dataset: StoredDataset; edits: Record<string, string> } | undefined> {
@@ -205,12 +246,15 @@ export class StudioStorage {
   }
 
   async saveDataset(dataset: StoredDataset): Promise<void> {
-    await this.write('dataset:current', dataset, `the dataset "${dataset.name}"`);
-    await this.write('dataset:edits', {}, 'the caption edits');
+    const save = async () => {
+      await this.write('dataset:current', dataset, `the dataset "${dataset.name}"`);
+      await this.write('dataset:edits', {}, 'the caption edits');
+    };
+    await this.observe({ kind: 'dataset' }, save());
   }
 
   async saveEdits(edits: Record<string, string>): Promise<void> {
-    await this.write('dataset:edits', edits, 'the caption edits');
+    await this.observe({ kind: 'edits' }, this.write('dataset:edits', edits, 'the caption edits'));
   }
 
   async loadEmbeddings(): Promise<EmbeddingSnapshot | undefined> {

@@ -7,7 +7,8 @@ import type { SelfTestResult } from '../gpu/selftest';
 import type { KernelChoices } from '../tensor/kernels';
 import type { Measurement } from '../tensor/tuning';
 import type { StepMetrics } from '../train/trainer';
-import type { TrainConfig } from '../train/config';
+import type { Method, TrainConfig } from '../train/config';
+import type { FolderHandle, FolderPermission } from './folder';
 
 // ------------------------------------------------------------------------------------------------ shared types
 
@@ -54,7 +55,7 @@ export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'stopped' | '
 export interface RunSummary {
   id: string;
   name: string;
-  method: 'sft' | 'soar';
+  method: Method;
   config: TrainConfig;
   status: RunStatus;
   step: number;
@@ -86,6 +87,13 @@ export interface TrajectoryFrame {
   aux: Array<{ sigma: number; state: RgbaImage; target: RgbaImage; predictedX0: RgbaImage }>;
 }
 
+/** Flow-GRPO's sampled groups at a step of the watched run: each prompt's images with reward and advantage. */
+export interface GroupFrame {
+  runId: string;
+  step: number;
+  groups: Array<{ prompt: string; samples: Array<{ image: RgbaImage; reward: number; advantage: number }> }>;
+}
+
 export interface CompareRequest {
   prompts: string[];
   seed: number;
@@ -104,6 +112,23 @@ export interface CompareColumn {
   trajectories: RgbaImage[][] | null;
   /** Evaluator scores when the prompts come from the built-in dataset. */
   scores: { overall: number; perTask: Record<string, number> } | null;
+}
+
+/** The folder the project is kept in (File System Access; project-folder.ts), as the worker last saw it. */
+export interface FolderStatus {
+  name: string;
+  /** The folder's handle: the page asks the browser for permission again with it (that needs a click). */
+  handle: FolderHandle;
+  /** 'prompt': the browser asks again before the studio may write (after a reload); nothing is written till then. */
+  permission: FolderPermission;
+  /** A write is under way. */
+  writing: boolean;
+  /** What the folder holds, as last written (or read back when the folder was chosen or the studio started). */
+  written: { at: number; runs: Array<{ name: string; step: number }>; dataset: { name: string; count: number } | null } | null;
+  /** Writes wait: the folder holds runs (or steps) this browser lacks; the text says which. */
+  held: string | null;
+  /** The last write failed: what failed and what to do (cleared by the next write that succeeds). */
+  error: { message: string; advice: string } | null;
 }
 
 // ------------------------------------------------------------------------------------------------ UI -> worker
@@ -141,8 +166,17 @@ export type UiToWorker =
   | { type: 'lora/import'; name: string; bytes: ArrayBuffer }
   | { type: 'project/export' }
   | { type: 'project/import'; bytes: ArrayBuffer }
-  | { type: 'bundle/export'; runId: string }
-  | { type: 'storage/estimate' };
+  /** size: the images' side in px (default 512), gpus: the GPUs the run is meant for (default 1); see bundle.ts. */
+  | { type: 'bundle/export'; runId: string; size?: number; gpus?: number }
+  | { type: 'storage/estimate' }
+  /** Keep the project in this folder from now on (written after every checkpoint; remembered across reloads). */
+  | { type: 'folder/keep'; handle: FolderHandle }
+  /** Bring back the project a folder holds (null: the folder kept now), then keep it there. */
+  | { type: 'folder/open'; handle: FolderHandle | null }
+  /** Write again (after a failure, or once the page got the permission); `overwrite`: even though it is held. */
+  | { type: 'folder/retry'; overwrite?: boolean }
+  /** Stop keeping the project in the folder (its files stay). */
+  | { type: 'folder/forget' };
 
 /** Why the studio cannot use WebGPU: the browser has none, the page is not a secure context (so the browser
  *  hides it), or it gave no adapter or no device. */
@@ -187,6 +221,7 @@ export type WorkerToUi =
   | { type: 'run/phase'; runId: string; phase: RunPhase | null }
   | { type: 'runs/restored'; runs: RunSummary[] }
   | { type: 'trajectory/frame'; frame: TrajectoryFrame }
+  | { type: 'trajectory/groups'; frame: GroupFrame }
   | { type: 'compare/progress'; done: number; total: number }
   | { type: 'compare/result'; columns: CompareColumn[]; prompts: string[] }
   | { type: 'compare/error'; message: string }
@@ -198,6 +233,12 @@ export type WorkerToUi =
   | { type: 'project/error'; message: string; advice: string }
   | { type: 'storage/estimate'; usage: number; quota: number; persisted: boolean }
   /** A failed write to IndexedDB (quota): shown with what to do, never swallowed. */
-  | { type: 'storage/error'; message: string; advice: string };
+  | { type: 'storage/error'; message: string; advice: string }
+  /** The project folder now (null: none is kept); sent at start and after every change. */
+  | { type: 'folder/state'; folder: FolderStatus | null }
+  /** A folder was opened: runs added, runs already here (`skipped`) or replaced by the folder's newer ones. */
+  | { type: 'folder/opened'; name: string; added: string[]; skipped: string[]; replaced: string[]; dataset: string | null; notes: string[] }
+  /** Keeping or opening a folder failed (nothing was changed). */
+  | { type: 'folder/error'; action: 'keep' | 'open'; message: string; advice: string };
 
 export type WorkerMessageType = WorkerToUi['type'];

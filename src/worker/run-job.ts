@@ -2,16 +2,16 @@
 // reload or an error), one optimizer step per scheduler turn with the model lock held and only this run's LoRA
 // active, metrics read back a step late, validation and checkpoints on their schedule. RunManager (runs.ts) owns
 // the jobs and does what happens at pause/stop/done/error.
-import { LoraSet } from '../model/lora';
-import type { Engine } from '../tensor/engine';
-import type { TrainConfig } from '../train/config';
-import { Trainer, type Checkpoint, type StepMetrics } from '../train/trainer';
-import { withAdapters } from './lock';
+import type { LoraSet } from '../model/lora';
+import { loraFromCheckpoint } from '../train/checkpoint-lora';
+import { Trainer, type StepMetrics } from '../train/trainer';
 import { StorageError, type RunRecord } from './persistence';
 import type { RunManager } from './runs';
 import type { Job } from './scheduler';
-import type { RunPhase } from './protocol';
-import { keepCapture, type KeptCapture } from './trajectory';
+import type { GroupFrame, RunPhase } from './protocol';
+import { isGrpoStep } from '../train/methods';
+import type { MethodStep } from '../train/methods/method';
+import { groupFrame, keepCapture, type KeptCapture } from './trajectory';
 
 /** Steps whose timing the steps/s estimate takes the median of (robust to the slow first step). */
 const RATE_WINDOW = 20;
@@ -52,18 +52,22 @@ export class RunJob implements Job {
       const software = this.runs.world.engine().gpu.summary.isSoftware;
       this.phase({ kind: 'first-step', message: `first step: compiling the GPU kernels it uses${software ? ' (the slow one on a software adapter: up to a minute; the steps after it are much faster)' : ''}` });
     }
-    const { engine, model } = await this.runs.gpuModel();
-    const lora = t.lora!;
+    const { engine } = await this.runs.gpuModel();
     const watch = this.runs.trajectory.wants(this.id, t.step);
     let captured: KeptCapture | null = null;
-    const { metrics } = await this.runs.world.lock.run(() =>
-      withAdapters(model, [lora], () => t.trainStep(watch ? { capture: (r) => (captured = keepCapture(engine, r)) } : {})),
-    );
+    let groups: GroupFrame | null = null;
+    const capture = (r: MethodStep) => {
+      if (isGrpoStep(r)) groups = groupFrame(r.groups, this.id, t.step + 1);
+      else captured = keepCapture(engine, r);
+    };
+    // The trainer's forwards name their adapters (its LoRA), so the lock only keeps other users of the model out.
+    const { metrics } = await this.runs.world.lock.run(() => t.trainStep(watch ? { capture } : {}));
     this.timeStep(t.step, metrics);
     const previous = this.pending;
     this.pending = metrics;
     if (previous) this.onMetrics(await previous); // throws NonFiniteLossError for a refused step
     if (captured) this.runs.postFrame(captured, this.id, t.step);
+    if (groups) this.runs.postGroups(groups);
     const cfg = t.config;
     const step = t.step;
     const validate = step % cfg.validation_steps === 0 && !t.done;
@@ -138,8 +142,7 @@ export class RunJob implements Job {
   async validate(): Promise<void> {
     const t = this.trainer;
     if (!t) return;
-    const { model } = await this.runs.gpuModel();
-    const loss = await this.runs.world.lock.run(() => withAdapters(model, [t.lora!], () => t.validationLoss()));
+    const loss = await this.runs.world.lock.run(() => t.validationLoss());
     this.record.validation = [...t.validation];
     this.runs.world.post({ type: 'run/validation', runId: this.id, step: t.step, loss });
   }
@@ -180,16 +183,11 @@ export class RunJob implements Job {
     const dataset = await this.runs.world.dataset();
     if (dataset.key !== r.datasetKey) throw new Error(`run "${r.name}" was trained on another dataset (${r.datasetKey}) than the one loaded (${dataset.key}): load that dataset again to continue it exactly`);
     const engine = this.runs.world.engine();
-    const ck = await this.runs.world.storage.loadCheckpoint(this.id);
+    const ck = await this.runs.world.storage.loadCheckpoint(this.id, this.record.name);
     const trainer = await this.runs.world.lock.run(async () => {
-      const saved = base.model.adapters;
-      try {
-        const t = await Trainer.create(engine, base.model, base.embeddings, dataset.trainingData(), r.config);
-        if (ck && ck.step > 0) t.restore(ck);
-        return t;
-      } finally {
-        base.model.adapters = saved; // Trainer.create appended its LoRA: the resting list stays as it was
-      }
+      const t = await Trainer.create(engine, base.model, base.embeddings, dataset.trainingData(), r.config);
+      if (ck && ck.step > 0) t.restore(ck);
+      return t;
     });
     this.releaseStored();
     this.trainer = trainer;
@@ -208,7 +206,7 @@ export class RunJob implements Job {
   async lora(): Promise<LoraSet> {
     if (this.trainer?.lora) return this.trainer.lora;
     if (this.stored) return this.stored;
-    const ck = await this.runs.world.storage.loadCheckpoint(this.id);
+    const ck = await this.runs.world.storage.loadCheckpoint(this.id, this.record.name);
     const { base } = await this.runs.world.base();
     const set = loraFromCheckpoint(this.runs.world.engine(), base.model.config, this.record.config, ck);
     this.stored = set;
@@ -230,18 +228,3 @@ export class RunJob implements Job {
   }
 }
 
-/** A LoRA with the run's config and the checkpoint's weights (a fresh one, B = 0, when there is none). */
-export function loraFromCheckpoint(engine: Engine, modelConfig: Parameters<typeof LoraSet.create>[2], cfg: TrainConfig, ck: Checkpoint | undefined): LoraSet {
-  const set = LoraSet.create(engine, cfg.method, modelConfig, { rank: cfg.rank, alpha: cfg.lora_alpha, targets: cfg.lora_targets }, cfg.seed);
-  if (ck) {
-    for (const p of set.parameters()) {
-      const saved = ck.tensors[p.name];
-      if (!saved || saved.data.length !== p.size) {
-        set.release();
-        throw new Error(`the checkpoint has no ${p.name} of ${p.size} values: it was made with another LoRA config`);
-      }
-      engine.gpu.write(p.buffer, saved.data);
-    }
-  }
-  return set;
-}

@@ -4,9 +4,9 @@
 // starts, pauses, stops, deletes and restores runs and does what a pause/stop/done/error means: the last
 // checkpoint to IndexedDB, NaN refusal with advice, quota errors, a lost GPU.
 //
-// Adapters: Trainer.create puts its LoRA on `model.adapters`; several runs share the model, so every use of it
-// takes the model lock and sets `model.adapters = [this run's LoRA]` for exactly that use (lock.ts). Between
-// uses the list is empty: the plain base.
+// Adapters: a Trainer's forwards name their adapters (its LoRA); several runs share the model, so every other
+// use of it (previews, exports) takes the model lock and sets `model.adapters = [this run's LoRA]` for exactly
+// that use (lock.ts). Between uses the list is empty: the plain base.
 //
 // Metrics are read back one step late: a run records step n+1 before it awaits step n's numbers, so the GPU
 // never idles on a readback. Before a validation, a checkpoint, a pause or the end, the pending read is awaited
@@ -19,12 +19,13 @@ import type { StudioBase } from './base';
 import type { StudioDataset } from './dataset';
 import { withAdapters, type Mutex } from './lock';
 import { StorageError, type RunRecord, type StudioStorage } from './persistence';
-import { queuedRun, type RunSummary, type WorkerToUi } from './protocol';
+import { methodOf } from '../train/methods';
+import { queuedRun, type GroupFrame, type RunSummary, type WorkerToUi } from './protocol';
 import { RunJob } from './run-job';
 import { Scheduler, type JobStatus } from './scheduler';
 import { captureToFrame, idleCapture, TrajectoryWatch, type KeptCapture } from './trajectory';
 
-export { loraFromCheckpoint } from './run-job';
+export { loraFromCheckpoint } from '../train/checkpoint-lora';
 
 export type Post = (message: WorkerToUi, transfer?: Transferable[]) => void;
 
@@ -169,7 +170,19 @@ export class RunManager {
       this.update(job);
       return;
     }
+    if (this.scheduler.status(id) === 'done' && job.trainer) {
+      void this.storeLastCheckpoint(job); // trained to the end; only its last checkpoint is still to store
+      return;
+    }
     this.scheduler.resume(id);
+  }
+
+  /** Stores the last checkpoint of a finished run that storage refused; done once it is stored. */
+  private async storeLastCheckpoint(job: RunJob): Promise<void> {
+    if (!(await job.checkpoint())) return; // refused again: posted, still paused
+    job.record.status = 'done';
+    this.update(job);
+    await this.saveRecordsOrPost();
   }
 
   async delete(id: string): Promise<void> {
@@ -183,7 +196,7 @@ export class RunManager {
     this.jobs.delete(id);
     if (this.trajectory.runId === id) this.trajectory.runId = null;
     try {
-      await this.world.storage.deleteCheckpoint(id);
+      await this.world.storage.deleteCheckpoint(id, job.record.name);
       await this.saveRecords();
     } catch (e) {
       if (!(e instanceof StorageError)) throw e;
@@ -238,6 +251,8 @@ export class RunManager {
 
   private async idleFrame(job: RunJob): Promise<void> {
     if (this.lost) return;
+    // A method that samples before its step (Flow-GRPO) shows its groups from real steps only.
+    if (methodOf(job.record.config.method).prepare) return;
     const { base } = await this.world.base();
     const dataset = await this.world.dataset();
     const lora = await job.lora();
@@ -246,6 +261,10 @@ export class RunManager {
       withAdapters(base.model, [lora], () => idleCapture(engine, base.model, lora, dataset.trainingData(), base.embeddings, job.record.config)),
     );
     if (kept) this.postFrame(kept, job.id, job.record.step);
+  }
+
+  postGroups(frame: GroupFrame): void {
+    if (this.trajectory.runId === frame.runId) this.world.post({ type: 'trajectory/groups', frame });
   }
 
   postFrame(kept: KeptCapture, runId: string, step: number): void {
@@ -306,17 +325,20 @@ export class RunManager {
       return;
     }
     // paused, stopped, done: complete the history, then validate (done) and checkpoint.
+    let stored = true;
     try {
       await job.flush();
       if (status === 'done' && job.trainer && job.trainer.validation.at(-1)?.step !== job.trainer.step) await job.validate();
-      if (job.trainer && !job.storageFailed && job.trainer.step > r.checkpointStep) await job.checkpoint();
+      if (job.trainer && !job.storageFailed && job.trainer.step > r.checkpointStep) stored = await job.checkpoint();
     } catch (e) {
       this.fail(job, e);
       await this.saveRecordsOrPost();
       return;
     }
     job.storageFailed = false;
-    r.status = status;
+    // A finished run whose last checkpoint storage refused is not done: it stays paused (as the storage alert
+    // says), and resuming it stores that checkpoint (resume, below).
+    r.status = status === 'done' && !stored ? 'paused' : status;
     this.update(job);
     await this.saveRecordsOrPost();
   }

@@ -1,6 +1,6 @@
 // The studio's worker side, without the worker: every UiToWorker message except 'gpu/probe' is handled here, by
-// the modules beside it (base, dataset, runs + scheduler, trajectory, compare, files). studio.worker.ts wires it
-// to postMessage and the browser's GPU; tests drive it in Node with Dawn and fake-indexeddb.
+// the modules beside it (base, dataset, runs + scheduler, trajectory, compare, files, project-folder).
+// studio.worker.ts wires it to postMessage and the browser's GPU; tests drive it in Node with Dawn and fake-indexeddb.
 import type { GpuContext } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
@@ -10,12 +10,13 @@ import { kvKernelCache } from './kv';
 import { entriesFromFiles, ingestDataset, type ImageDecoder } from '../data/ingest';
 import { BaseLoadError, loadStudioBase, releaseBase, type Fetch, type OnnxEncoderFactory, type StudioBase } from './base';
 import { compareSample, type ColumnSpec, type Scorer } from './compare';
-import { StudioDataset } from './dataset';
+import { datasetKeyOf, StudioDataset } from './dataset';
 import { message, StudioFiles } from './files';
 import type { ImageEncoder } from './images';
 import type { KeyValueStore } from './kv';
 import { Mutex } from './lock';
 import { StorageError, StudioStorage } from './persistence';
+import { ProjectFolder } from './project-folder';
 import type { CompareRequest, UiToWorker } from './protocol';
 import { RunManager, summaryOf, type Post, type World } from './runs';
 
@@ -60,6 +61,8 @@ export class Studio {
   /** Bumped by every explicit dataset request, so an automatic restore never overrides the user's choice. */
   private dataGeneration = 0;
   readonly files: StudioFiles;
+  /** The project kept in a folder the user picked (project-folder.ts), following every write to storage. */
+  readonly folder: ProjectFolder;
 
   constructor(private readonly deps: StudioDeps) {
     this.storage = new StudioStorage(deps.kv);
@@ -91,6 +94,20 @@ export class Studio {
       post: deps.post,
       imageEncoder: deps.imageEncoder,
     });
+    this.folder = new ProjectFolder({
+      kv: deps.kv,
+      storage: this.storage,
+      post: deps.post,
+      runs: this.runs,
+      base: async () => (this.baseLoad ? ((await this.baseLoad.catch(() => null))?.info ?? null) : null),
+      dataset: () => this.currentDataset,
+      useDataset: async (file) => {
+        await this.useData(async () => StudioDataset.fromStored(file.dataset, file.edits), 'folder');
+        return this.currentDataset?.key === datasetKeyOf(file.dataset);
+      },
+      addRuns: (runs) => this.files.addProjectRuns(runs),
+    });
+    this.storage.observer = (w, error) => this.folder.observe(w, error);
     // Ask once to keep the site's data under storage pressure (only pages have persist(); the UI may ask too).
     void deps.storageManager?.persist?.().catch(() => false);
   }
@@ -210,9 +227,17 @@ export class Studio {
       case 'project/import':
         return this.files.importProject(new Uint8Array(m.bytes));
       case 'bundle/export':
-        return this.files.exportBundle(m.runId);
+        return this.files.exportBundle(m.runId, { size: m.size, gpus: m.gpus });
       case 'storage/estimate':
         return this.estimate();
+      case 'folder/keep':
+        return this.folder.keep(m.handle);
+      case 'folder/open':
+        return this.folder.open(m.handle);
+      case 'folder/retry':
+        return this.folder.retry(m.overwrite ?? false);
+      case 'folder/forget':
+        return this.folder.forget();
     }
   }
 
@@ -291,7 +316,7 @@ export class Studio {
   }
 
   /** Makes a dataset current: build it, pre-encode its captions, store it, post data/ready (or data/error). */
-  private async useData(make: () => Promise<StudioDataset>, kind: 'builtin' | 'files' | 'restore'): Promise<void> {
+  private async useData(make: () => Promise<StudioDataset>, kind: 'builtin' | 'files' | 'restore' | 'folder'): Promise<void> {
     if (kind !== 'restore') this.dataGeneration++;
     const load = (async () => {
       const ds = await make();
@@ -320,6 +345,7 @@ export class Studio {
     if (kind !== 'restore') {
       try {
         await this.storage.saveDataset(ds.stored);
+        if (kind === 'folder') await this.storage.saveEdits(ds.editsRecord()); // a project folder's caption edits
       } catch (e) {
         if (!(e instanceof StorageError)) throw e;
         this.deps.post({ type: 'storage/error', message: e.message, advice: `${e.advice} The dataset is in use now but will not survive a reload.` });
@@ -387,6 +413,7 @@ export class Studio {
     }
     this.deps.post({ type: 'runs/restored', runs });
     await this.files.restoreImports();
+    await this.folder.restore();
   }
 
   // ------------------------------------------------------------------------------------------------ compare

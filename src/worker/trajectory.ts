@@ -14,10 +14,13 @@ import type { Engine } from '../tensor/engine';
 import { Rng } from '../tensor/ops/rng';
 import type { Tensor } from '../tensor/tensor';
 import type { TrainConfig } from '../train/config';
-import { trainStep, type StepResult } from '../train/step';
+import { trainStep } from '../train/methods';
+import type { MethodStep } from '../train/methods/method';
+import type { StepResult } from '../train/step';
 import type { TrainingData } from '../train/trainer';
 import { batchImage, maxAbs } from './images';
-import type { TrajectoryFrame } from './protocol';
+import type { SampledGroups } from '../train/methods';
+import type { GroupFrame, TrajectoryFrame } from './protocol';
 
 /** Steps between two frames of the watched run (a capture costs a few readbacks of batch-sized tensors). */
 export const TRAJECTORY_EVERY = 5;
@@ -30,10 +33,14 @@ export interface KeptCapture {
   aux: Array<{ sample: number; sigma: number }>;
 }
 
-/** Call inside the step's scope (trainStep's capture callback): keeps the captured tensors alive. */
-export function keepCapture(engine: Engine, r: StepResult): KeptCapture | null {
+/**
+ * Call inside the step's scope (trainStep's capture callback): keeps the captured tensors alive. Only the
+ * flow-matching methods (SFT, SOAR) have a rollout to show; any other step gives null.
+ */
+export function keepCapture(engine: Engine, step: MethodStep): KeptCapture | null {
+  const r = step as Partial<StepResult>;
   const c = r.capture;
-  if (!c) return null;
+  if (!c || !r.sigma0 || !r.aux) return null;
   const keep = (t: Tensor | null) => (t ? engine.keep(t) : null);
   return {
     tensors: {
@@ -45,7 +52,7 @@ export function keepCapture(engine: Engine, r: StepResult): KeptCapture | null {
       auxPredictions: keep(c.auxPredictions),
     },
     sigma0: r.sigma0,
-    sigma1: r.sigma1,
+    sigma1: r.sigma1 ?? null,
     aux: r.aux.map((a) => ({ sample: a.sample, sigma: a.sigma })),
   };
 }
@@ -125,4 +132,21 @@ export async function idleCapture(engine: Engine, model: MMDiT, lora: LoraSet, d
   });
   zeroGrad(lora.parameters());
   return kept;
+}
+
+/** Flow-GRPO's sampled groups as images with their rewards and advantages (the first four prompts). */
+export function groupFrame(g: SampledGroups, runId: string, step: number): GroupFrame {
+  const [C, H, W] = g.shape;
+  const shape = [g.rewards.length, C, H, W];
+  return {
+    runId,
+    step,
+    groups: g.prompts.slice(0, 4).map((prompt, p) => ({
+      prompt,
+      samples: Array.from({ length: g.perPrompt }, (_, j) => {
+        const i = p * g.perPrompt + j;
+        return { image: batchImage(g.images, shape, i), reward: g.rewards[i], advantage: g.advantages[i] };
+      }),
+    })),
+  };
 }

@@ -18,9 +18,11 @@ import { PRESETS } from '../../src/model/config';
 import { LoraSet } from '../../src/model/lora';
 import { parameterSpecs } from '../../src/model/params';
 import { projectFromBytes, projectToBytes } from '../../src/worker/project';
+import { datasetFromBytes, datasetToBytes } from '../../src/worker/dataset-file';
 import { getEngine, rand } from '../tensor/harness';
 import { sampleCheckpoint, sampleRecord } from '../io/fixtures';
 import { FuzzRandom, fuzz, mutateBytesN, mutateJson } from './harness';
+import { twoImageDataset } from '../worker/stored-dataset';
 
 const TINY = PRESETS.tiny;
 const BASE_REF = { config: TINY.config, id: 'tiny', hash: 'h-tiny' };
@@ -239,6 +241,24 @@ describe('fuzzing untrusted model files', () => {
           expect(Array.isArray(run.record.history)).toBe(true);
           if (run.checkpoint) expect(run.checkpoint.adam.m.length).toBe(run.checkpoint.adam.steps.length);
         }
+      },
+    });
+    expect(accepted).toBeGreaterThanOrEqual(3);
+  });
+
+  it('dataset files of a project folder: a checked dataset or an Error naming the field', async () => {
+    const report = { ...twoImageDataset(2).report, skipped: [{ reason: 'no-caption' as const, path: 'c.png', message: 'no caption' }], warnings: [{ kind: 'upscaled' as const, path: 'b.png', message: 'upscaled' }] };
+    const files = datasetToBytes(twoImageDataset(2, { images: Float32Array.from({ length: 24 }, (_, i) => i / 24 - 0.5), report }), { 'b.png': 'a brown dog' });
+    const builtin = datasetToBytes({ kind: 'builtin', name: 'builtin:clean', split: 'clean', count: 8, resolution: 8 }, { 'clean-1': 'x' });
+    const keys = ['ids', 'paths', 'captions', 'raw_captions', 'sizes', 'report', 'report', 'edits', 'key', 'count', 'resolution', 'kind', 'split'];
+    const { accepted } = await fuzz('dataset file', inputs(500, 606, (r) => mutateSafetensors(r.pick([files, builtin]), r, keys)), datasetFromBytes, {
+      maxBytesPerInputByte: 2, // Int32Array sizes and the report are parsed from the header's JSON
+      accept: (value) => {
+        const { dataset } = value as ReturnType<typeof datasetFromBytes>;
+        if (dataset.kind !== 'files') return;
+        const n = dataset.ids.length;
+        expect(dataset.images.length).toBe(n * 3 * dataset.resolution ** 2);
+        expect([dataset.paths.length, dataset.captions.length, dataset.rawCaptions.length, dataset.sizes.length / 2]).toEqual([n, n, n, n]);
       },
     });
     expect(accepted).toBeGreaterThanOrEqual(3);

@@ -41,4 +41,36 @@ describe('layering', () => {
     const offending = below.flatMap((l) => importsOf(l).filter((i) => i.target === 'io'));
     expect(offending).toEqual([]);
   });
+
+  it('methods are reached through their registry, and a method module reaches nothing above the training loop', () => {
+    const methodsDir = join(SRC, 'train', 'methods');
+    const allowed = new Set(['index', 'catalog', 'method'].map((n) => join(methodsDir, `${n}.ts`)));
+    const viaRegistry: string[] = [];
+    for (const file of sources(SRC).filter((f) => !f.startsWith(methodsDir + '/'))) {
+      for (const spec of importSpecs(file)) {
+        const target = resolve(dirname(file), spec);
+        const asFile = target.endsWith('.ts') ? target : `${target}.ts`;
+        if (target === methodsDir) continue; // the folder's index
+        if (asFile.startsWith(methodsDir + '/') && !allowed.has(asFile)) viaRegistry.push(`${relative(ROOT, file)} imports ${spec}`);
+      }
+    }
+    expect(viaRegistry).toEqual([]);
+    const upward = sources(methodsDir).flatMap((file) =>
+      importSpecs(file)
+        .map((spec) => relative(SRC, resolve(dirname(file), spec)))
+        .filter((t) => /^(worker|ui|store|cli|io)\//.test(t) || t === 'train/trainer')
+        .map((t) => `${relative(ROOT, file)} imports ${t}`),
+    );
+    expect(upward).toEqual([]);
+  });
 });
+
+/** The relative module specifiers a file imports or re-exports. */
+function importSpecs(file: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*(?:import|export)\b[^'"]*?from\s+['"](\.[^'"]+)['"]/.exec(line);
+    if (m) out.push(m[1]);
+  }
+  return out;
+}

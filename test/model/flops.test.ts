@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../src/gpu/runtime';
 import { PRESETS, type SD3Config } from '../../src/model/config';
-import { linearLayers, mmditForwardFlops, trainingPassFlops, trainStepFlops, type ForwardShape, type TrainMode } from '../../src/model/flops';
+import { linearLayers, mmditForwardFlops, trainingPassFlops, type ForwardShape, type TrainMode } from '../../src/model/flops';
+import { trainStepFlops } from '../../src/train/methods';
 import { ATTENTION_TARGETS, LoraSet } from '../../src/model/lora';
 import { MMDiT } from '../../src/model/mmdit';
 import { parameterCount, parameterSpecs } from '../../src/model/params';

@@ -23,11 +23,7 @@ async function inputs(B: number, seed = 1) {
 
 /** adaLN-Zero and the zero output layer make a fresh model trivial; random values make every path matter. */
 async function perturb(model: MMDiT, scale: number, seed = 99) {
-  const e = await getEngine();
-  let k = seed;
-  for (const [name, w] of model.weights) {
-    if (/norm1|norm_out|proj_out/.test(name)) e.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, -scale, scale)));
-  }
+  model.writeZeroInitLayers((n, i) => rand(n, seed + i, -scale, scale));
 }
 
 describe('MMDiT', () => {

@@ -8,7 +8,8 @@ import { LoraSet } from '../../src/model/lora';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { applyStep, stepCoefficients } from '../../src/train/rollout';
 import { auxPoint, rolloutSigma, shiftSigma } from '../../src/train/schedule';
-import { reNoise, trainStep, type Batch, type Unconditional } from '../../src/train/step';
+import { trainStep } from '../../src/train/methods';
+import { reNoise, type Batch, type Unconditional } from '../../src/train/step';
 import { lerp, sub } from '../../src/tensor/ops/elementwise';
 import { Rng } from '../../src/tensor/ops/rng';
 import { zeroGrad } from '../../src/tensor/autograd';
@@ -112,7 +113,7 @@ describe('SOAR identities (soar-spec §7)', () => {
 async function setup(e: Engine, B: number) {
   const model = MMDiT.init(e, tiny, 3);
   let k = 40;
-  for (const [name, w] of model.weights) if (/norm1|norm_out|proj_out/.test(name)) e.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, -0.2, 0.2)));
+  k += model.writeZeroInitLayers((n, i) => rand(n, 40 + i, -0.2, 0.2));
   const lora = LoraSet.create(e, 'l', tiny, { rank: 2, alpha: 2, targets: ['attn.to_q', 'attn.to_v', 'attn.to_out.0', 'attn.add_k_proj'] }, 4);
   for (const m of lora.modules.values()) e.gpu.write(m.B.buffer, Float32Array.from(rand(m.B.size, k++, -0.1, 0.1)));
   model.adapters = [lora];

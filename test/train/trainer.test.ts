@@ -1,30 +1,14 @@
 // The training loop: exact resume from a checkpoint, NaN refusal, the fixed-seed validation loss, LR schedules.
 import { describe, expect, it } from 'vitest';
-import { PRESETS } from '../../src/model/config';
-import { MMDiT } from '../../src/model/mmdit';
-import { builtinTokenizer } from '../../src/encode/builtin-vocab';
-import { EmbeddingCache } from '../../src/encode/cache';
-import { textEncoderConfigFor } from '../../src/encode/config';
-import { TextEncoderModel, engineCaptionEncoder } from '../../src/encode/text-encoder';
-import { builtinData, memoryData } from '../../src/data/source';
+import { memoryData } from '../../src/data/source';
 import { DEFAULT_TRAIN, learningRate, type TrainConfig } from '../../src/train/config';
 import { NonFiniteLossError, Trainer } from '../../src/train/trainer';
-import type { Engine } from '../../src/tensor/engine';
-import { getEngine, rand } from '../tensor/harness';
+import { tinyWorld } from './tiny-world';
+import { getEngine } from '../tensor/harness';
 
-const preset = PRESETS.tiny;
 const CFG: TrainConfig = { ...DEFAULT_TRAIN, max_train_steps: 6, train_batch_size: 2, trajectory_length: 2, num_sampling_steps: 10, learning_rate: 5e-3, rank: 2, lora_alpha: 2 };
 
-async function world(e: Engine) {
-  const model = MMDiT.init(e, preset.config, 1);
-  let k = 1;
-  for (const [name, w] of model.weights) if (/norm1|norm_out|proj_out/.test(name)) e.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, -0.1, 0.1)));
-  const tok = builtinTokenizer(preset.meta.max_text_tokens);
-  const encoder = TextEncoderModel.init(e, textEncoderConfigFor(preset, tok.vocabSize), 2);
-  const cache = new EmbeddingCache(engineCaptionEncoder(encoder, tok, 'tiny-test'));
-  const data = builtinData('clean', 12, preset.meta.resolution);
-  return { model, cache, data };
-}
+const world = tinyWorld;
 
 describe('Trainer', () => {
   it('run() without a callback still waits for every step: the history is complete when it returns', async () => {

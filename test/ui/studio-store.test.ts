@@ -1,12 +1,11 @@
 // The studio store's reducer over worker messages, the chart maths and the run form, without a browser.
 import { describe, expect, it } from 'vitest';
-import { ATTENTION_TARGETS as MODEL_ATTN, MLP_TARGETS as MODEL_MLP } from '../../src/model/lora';
 import { appendMetrics, connectStudio, initialStudioState, onRestartRequest, reduceStudio, studio, useStudioStore, type StudioState } from '../../src/store/studio';
 import { COMPARISON_RECIPE } from '../../src/train/recipes';
 import { DEFAULT_TRAIN, validateTrainConfig } from '../../src/train/config';
 import type { StepMetrics } from '../../src/train/trainer';
 import { align, chartData, clippedRange, ema, METRICS } from '../../src/ui/chart-data';
-import { ATTENTION_TARGETS, configFromForm, errorsByField, formFromConfig, MLP_TARGETS, PRESETS, runsFor } from '../../src/ui/RunConfigPanel';
+import { configFromForm, errorsByField, formFromConfig, PRESETS, runsFor } from '../../src/ui/RunConfigPanel';
 import type { RunSummary, WorkerToUi } from '../../src/worker/protocol';
 
 const metric = (step: number, loss = 1): StepMetrics => ({ step, loss, loss_main: loss, loss_aux: null, aux_per_sample: 0, grad_norm: 0.5, lr: 1e-3, ms_per_step: 10, skipped: false });
@@ -131,11 +130,6 @@ describe('chart data', () => {
 });
 
 describe('run form', () => {
-  it('lists the same LoRA targets as the model', () => {
-    expect(ATTENTION_TARGETS).toEqual([...MODEL_ATTN]);
-    expect(MLP_TARGETS).toEqual([...MODEL_MLP]);
-  });
-
   it('every preset is a valid config', () => {
     for (const p of PRESETS) {
       const form = formFromConfig(p.method, { ...DEFAULT_TRAIN, ...p.config }, p.id);

@@ -6,6 +6,7 @@ import { DEFAULT_TRAIN } from '../../src/train/config';
 import type { Checkpoint } from '../../src/train/trainer';
 import { idbStore, type KeyValueStore } from '../../src/worker/kv';
 import { classifyStorageError, isQuotaError, StorageError, StudioStorage, type RunRecord, type StoredDataset } from '../../src/worker/persistence';
+import { twoImageDataset } from './stored-dataset';
 import { rewindToCheckpoint } from '../../src/worker/runs';
 
 let dbCount = 0;
@@ -61,19 +62,7 @@ describe('StudioStorage over idb-keyval', () => {
   it('stores an ingested dataset as one Float32Array, and caption edits apart', async () => {
     const s = new StudioStorage(freshStore());
     const images = Float32Array.from({ length: 2 * 3 * 4 * 4 }, (_, i) => (i % 7) / 7 - 0.5);
-    const ds: StoredDataset = {
-      kind: 'files',
-      name: 'photos',
-      format: 'captions',
-      resolution: 4,
-      ids: ['a.png', 'b.png'],
-      paths: ['a.png', 'b.png'],
-      captions: ['a cat', 'a dog'],
-      rawCaptions: ['', ' a  dog '],
-      sizes: Int32Array.from([640, 480, 32, 32]),
-      images,
-      report: { format: 'captions', formatReason: 'txt files', decoder: 'test', resolution: { width: 4, height: 4 }, taken: ['a.png', 'b.png'], skipped: [], warnings: [] },
-    };
+    const ds: StoredDataset = twoImageDataset(4, { rawCaptions: ['', ' a  dog '], sizes: Int32Array.from([640, 480, 32, 32]), images });
     await s.saveDataset(ds);
     await s.saveEdits({ 'b.png': 'a brown dog' });
     const back = await s.loadDataset();
@@ -135,6 +124,27 @@ describe('StudioStorage over idb-keyval', () => {
     const blocked = (await caught(failing(new DOMException('The operation is insecure.', 'SecurityError')).saveRuns([record('a')])))!;
     expect(blocked.kind).toBe('blocked');
     expect(blocked.advice).toMatch(/Private or incognito/);
+  });
+
+  it('a failed read or deletion of a checkpoint names the run, never its internal id', async () => {
+    // Chrome on a full disk: after a failed write the connection closes and the next read is aborted.
+    const aborted = new DOMException('The transaction was aborted, so the request cannot be fulfilled.', 'AbortError');
+    const s = new StudioStorage({
+      ...freshStore(),
+      get: async () => {
+        throw aborted;
+      },
+      del: async () => {
+        throw aborted;
+      },
+    });
+    const caught = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as StorageError);
+    const read = (await caught(s.loadCheckpoint('run-mxaxzsdi-sft', 'SFT 1')))!;
+    expect(read.message).toMatch(/^Could not read the checkpoint of run "SFT 1" /);
+    const unnamed = (await caught(s.loadCheckpoint('run-mxaxzsdi-sft')))!;
+    const deleted = (await caught(s.deleteCheckpoint('run-mxaxzsdi-sft', 'SFT 1')))!;
+    expect(deleted.message).toContain('the deletion of run "SFT 1"');
+    for (const e of [read, unnamed, deleted]) expect(e.message).not.toContain('run-mxaxzsdi');
   });
 
   it('a reload brings a running run back paused at its checkpoint, history and validation cut there', () => {

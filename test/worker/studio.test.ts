@@ -83,8 +83,7 @@ class Harness {
 
 /** The random base predicts 0 (adaLN-Zero); random modulation and output weights make LoRA gradients non-zero. */
 function perturb(model: MMDiT): void {
-  let k = 1;
-  for (const [name, w] of model.weights) if (/norm1|norm_out|proj_out/.test(name)) model.engine.gpu.write(w.buffer, Float32Array.from(rand(w.size, k++, -0.1, 0.1)));
+  model.writeZeroInitLayers((n, i) => rand(n, 1 + i, -0.1, 0.1));
 }
 
 async function ready(h: Harness, data: UiToWorker | null = { type: 'data/builtin', split: 'clean', count: 8 }): Promise<void> {
@@ -394,5 +393,35 @@ describe('Studio (worker side)', () => {
     expect(err.advice).toMatch(/paused/);
     expect(h.run('q')).toMatchObject({ step: 2, checkpointStep: 0 });
     expect(h.of('storage/error')).toHaveLength(1);
+  });
+
+  it('a refused last checkpoint: the run waits paused, not done; the project file holds its weights; resuming stores it', async () => {
+    const real = freshKv();
+    let full = true;
+    const kv: KeyValueStore = {
+      ...real,
+      set: async (key, value) => {
+        if (full && key.startsWith('checkpoint:')) throw new DOMException('Failed to write blobs (IOError)', 'DataError');
+        return real.set(key, value);
+      },
+    };
+    const h = new Harness(await getEngine(), kv);
+    await ready(h);
+    // Two steps, a checkpoint every two: the only checkpoint is the last one, written when the run finishes.
+    await h.send({ type: 'run/start', interleave: false, runs: [{ id: 'last', name: 'last one', config: { ...CFG, max_train_steps: 2 } }] });
+    await h.until('paused', () => h.run('last')?.status === 'paused');
+    expect(h.run('last')).toMatchObject({ step: 2, checkpointStep: 0 });
+    expect(h.last('storage/error')!.message).toMatch(/checkpoint of run "last one" \(step 2\): the disk is full/);
+    // The way out the alert offers: the downloaded project has the weights storage refused.
+    await h.send({ type: 'project/export' });
+    const project = readSafetensors(new Uint8Array(h.last('file/download')!.bytes));
+    const runs = JSON.parse(project.metadata.runs!) as Array<{ record: { id: string; step: number }; checkpoint: { step: number } | null }>;
+    expect(runs.find((r) => r.record.id === 'last')).toMatchObject({ record: { step: 2 }, checkpoint: { step: 2 } });
+    // Space again: resuming stores the last checkpoint, and only then is the run done.
+    full = false;
+    await h.send({ type: 'run/resume', id: 'last' });
+    await h.until('done', () => h.run('last')?.status === 'done');
+    expect(h.run('last')).toMatchObject({ step: 2, checkpointStep: 2 });
+    expect((await real.get<{ step: number }>('checkpoint:last'))!.step).toBe(2);
   });
 });
