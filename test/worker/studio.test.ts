@@ -321,6 +321,40 @@ describe('Studio (worker side)', () => {
     expect(h.last('storage/estimate')).toEqual({ type: 'storage/estimate', usage: 123, quota: 4567, persisted: true });
   });
 
+  it('a Flow-GRPO run: rewards per step, its groups when watched, pause and resume exactly, a LoRA that names its method', async () => {
+    const engine = await getEngine();
+    const kv = freshKv();
+    // The toy reward (the built-in captions would score ~0 on a random base: every group tied, nothing to learn).
+    const cfg: TrainConfig = { ...CFG, method: 'grpo', reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 1, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false };
+    const a = new Harness(engine, kv);
+    await ready(a);
+    const reference = await straight(a, cfg, 4);
+    await a.send({ type: 'trajectory/watch', runId: 'g' });
+    await a.send({ type: 'run/start', interleave: false, runs: [{ id: 'g', name: 'Flow-GRPO 1', config: cfg }] });
+    await a.until('step 2', () => a.metrics('g').length >= 2);
+    await a.send({ type: 'run/pause', id: 'g' });
+    const paused = a.run('g')!;
+    expect(paused.status).toBe('paused');
+    for (const h of paused.history) expect(h.reward_mean).toEqual(expect.any(Number));
+    const [frame] = a.of('trajectory/groups');
+    expect(frame.frame).toMatchObject({ runId: 'g', step: 1 });
+    expect(frame.frame.groups).toHaveLength(2);
+    expect(frame.frame.groups[0].samples).toHaveLength(4);
+    expect(frame.frame.groups[0].samples[0].image.rgba).toHaveLength(8 * 8 * 4);
+    expect(a.of('trajectory/frame')).toEqual([]);
+
+    const b = new Harness(engine, kv);
+    await ready(b, null);
+    await b.send({ type: 'runs/restore' });
+    await b.send({ type: 'run/resume', id: 'g' });
+    await b.until('done', () => b.run('g')?.status === 'done');
+    expect(b.run('g')!.history.map((x) => x.loss)).toEqual(reference);
+    await b.send({ type: 'lora/export', runId: 'g', naming: 'peft', dtype: 'F32' });
+    const file = b.last('file/download')!;
+    expect(file.fileName).toMatch(/-grpo-step4\.safetensors$/);
+    expect(readSafetensors(new Uint8Array(file.bytes)).metadata.method).toBe('grpo');
+  });
+
   it('a trajectory is captured every few steps of the watched running run', async () => {
     const h = new Harness(await getEngine(), freshKv());
     await ready(h);
