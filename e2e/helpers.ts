@@ -85,3 +85,11 @@ export async function canvasStats(page: Page, selector: string) {
     }),
   );
 }
+
+/** Types a value into a run-form field (opening Advanced when the field is folded there); selects take a choice. */
+export async function setField(page: Page, key: string, value: string | number) {
+  const input = page.getByTestId(`cfg-${key}`);
+  if (!(await input.isVisible())) await page.getByTestId('config-advanced').locator('summary').click(); // folded away
+  if ((await input.evaluate((el) => el.tagName)) === 'SELECT') await input.selectOption(String(value));
+  else await input.fill(String(value));
+}

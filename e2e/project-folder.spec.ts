@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rgbPng, writeDataset, type FileSpec } from '../test/data/ingest/fixtures';
 import { E2E_ORIGIN } from './browsers';
-import { expectOnlyOwnOrigin, parseSafetensors, SHOTS, studioState, watch } from './helpers';
+import { expectOnlyOwnOrigin, parseSafetensors, setField, SHOTS, studioState, watch } from './helpers';
 
 // SwiftShader: the first step compiles every pipeline (up to a minute), and a cleared origin measures its kernels
 // again after the reload.
@@ -70,11 +70,6 @@ async function folderProject(page: Page): Promise<{ base: { preset: string } | n
   return { base: JSON.parse(metadata.base), runs: JSON.parse(metadata.runs), tensors: Object.keys(tensors) };
 }
 
-async function setField(page: Page, key: string, value: string | number) {
-  const input = page.getByTestId(`cfg-${key}`);
-  if (!(await input.isVisible())) await page.getByTestId('config-advanced').locator('summary').click();
-  await input.fill(String(value));
-}
 
 test('a project kept in a folder survives a cleared origin: train, clear IndexedDB, reload, open the folder', async ({ page, context }) => {
   const seen = watch(context, page);

@@ -6,6 +6,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, write
 import { fileURLToPath } from 'node:url';
 import type { KernelChoices } from '../src/tensor/kernels';
 import { STUDIO_DB, STUDIO_STORE } from '../src/worker/kv';
+import { setField } from './helpers';
 
 /** What the studio's store holds, read in the page with IndexedDB directly. */
 export interface StoredState {
@@ -110,11 +111,6 @@ export async function openStudio(page: Page): Promise<void> {
   await expect(page.getByTestId('base-info')).toHaveAttribute('data-preset', 'tiny', { timeout: 180_000 });
 }
 
-async function setField(page: Page, key: string, value: string | number) {
-  const input = page.getByTestId(`cfg-${key}`);
-  if (!(await input.isVisible())) await page.getByTestId('config-advanced').locator('summary').click(); // folded away
-  await input.fill(String(value));
-}
 
 /** Starts one SFT run of `steps` steps at batch 1 that writes a checkpoint every `checkpointEvery` steps. */
 export async function startSft(page: Page, steps: number, checkpointEvery: number, rank?: number): Promise<void> {
@@ -132,7 +128,7 @@ export async function startSft(page: Page, steps: number, checkpointEvery: numbe
 }
 
 /** An id the studio uses internally for a run (`run-<stamp>-sft`): never meant for the user's eyes. */
-export const INTERNAL_RUN_ID = /\brun-[a-z0-9]+-(?:sft|soar)\b/i;
+export const INTERNAL_RUN_ID = /\brun-[a-z0-9]+-(?:sft|soar|grpo)\b/i;
 
 /**
  * Checks the "what is still stored" part of a storage alert against what the test itself read from IndexedDB

@@ -12,7 +12,7 @@ import { PRESETS } from '../src/model/config';
 import { parameterSpecs } from '../src/model/params';
 import { E2E_ORIGIN } from './browsers';
 import { EXPECTED_JSONL, EXPECTED_MESSY, jsonlFolder, messyFolder } from './datasets';
-import { canvasStats, expectOnlyOwnOrigin, parseSafetensors, SHOTS, studioState, watch } from './helpers';
+import { canvasStats, expectOnlyOwnOrigin, parseSafetensors, setField, SHOTS, studioState, watch } from './helpers';
 
 // SwiftShader: a SOAR step of the tiny base takes about a second on two cores, and pipelines compile on first use.
 test.setTimeout(300_000);
@@ -118,11 +118,6 @@ async function expectReport(page: Page, name: string, expected: { taken: number;
 }
 
 /** Non-trivial pixels: a canvas with more than a handful of distinct colours and real contrast. */
-async function setField(page: Page, key: string, value: string | number) {
-  const input = page.getByTestId(`cfg-${key}`);
-  if (!(await input.isVisible())) await page.getByTestId('config-advanced').locator('summary').click(); // folded away
-  await input.fill(String(value));
-}
 
 /** Reads a download to bytes. */
 async function downloaded(page: Page, click: () => Promise<void>) {

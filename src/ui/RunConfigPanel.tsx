@@ -117,7 +117,7 @@ function parseNumber(s: string): number {
 export function configFromForm(f: FormState, base: TrainConfig = DEFAULT_TRAIN): TrainConfig {
   const c: TrainConfig = { ...base, method: f.method === 'both' ? 'soar' : f.method, lora_targets: [...f.targets] };
   const rec = c as unknown as Record<string, unknown>;
-  for (const fl of ALL_NUM) rec[fl.key] = parseNumber(f.values[fl.key] ?? '');
+  for (const fl of ALL_NUM) rec[fl.key] = fl.options ? (f.values[fl.key] ?? '') : parseNumber(f.values[fl.key] ?? '');
   rec.lr_scheduler = f.selects.lr_scheduler;
   rec.sde_rollout_type = f.selects.sde_rollout_type;
   rec.weighting_scheme = f.selects.weighting_scheme;
@@ -151,7 +151,12 @@ const isForm = (v: unknown): v is FormState =>
   typeof v === 'object' && v !== null && 'values' in v && 'selects' in v && Array.isArray((v as FormState).targets) && CHOICES.includes((v as FormState).method);
 
 const QUICK = PRESETS[0];
-const initialForm = () => loadPref('run-form', formFromConfig(QUICK.method, { ...DEFAULT_TRAIN, ...QUICK.config }, QUICK.id), isForm);
+const initialForm = (): FormState => {
+  const defaults = formFromConfig(QUICK.method, { ...DEFAULT_TRAIN, ...QUICK.config }, QUICK.id);
+  const stored = loadPref('run-form', defaults, isForm);
+  // A form saved by an earlier version lacks the fields added since (a new method's): they take their defaults.
+  return { ...stored, values: { ...defaults.values, ...stored.values } };
+};
 
 export function RunConfigPanel() {
   const [form, setForm] = useState<FormState>(initialForm);
@@ -202,6 +207,15 @@ export function RunConfigPanel() {
   );
   const numInput = (f: NumField) => (
     <Field key={f.key} label={f.label} name={f.key} hint={f.hint} error={byField[f.key]}>
+      {f.options ? (
+        <select value={form.values[f.key] ?? ''} onChange={(e) => setValue(f.key, e.currentTarget.value)} data-testid={`cfg-${f.key}`}>
+          {f.options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      ) : (
       <input
         type="text"
         inputMode="decimal"
@@ -210,6 +224,7 @@ export function RunConfigPanel() {
         aria-invalid={Boolean(byField[f.key])}
         data-testid={`cfg-${f.key}`}
       />
+      )}
     </Field>
   );
   const select = (k: SelectKey) => (

@@ -126,7 +126,8 @@ export function trainedSteps(cfg: TrainConfig, uniform: number): { stochastic: S
     const all = new Set([...Array(N).keys()]);
     return { stochastic: all, trained: [...Array(Math.max(1, Math.floor(N * cfg.train_timestep_fraction))).keys()] };
   }
-  const [r0, r1] = cfg.sample_sde_window_range;
+  // The range's end is clamped to the grid (the reference's default (0, 10) fits its 10 steps; fewer steps here).
+  const [r0, r1] = [cfg.sample_sde_window_range[0], Math.min(cfg.sample_sde_window_range[1], N)];
   const start = r0 + Math.floor(uniform * (r1 - W - r0 + 1));
   const window = Array.from({ length: W }, (_, k) => start + k);
   return { stochastic: new Set(window), trained: window };
@@ -327,8 +328,10 @@ export const grpoInfo: MethodInfo = {
     if (c.sample_sde_type !== 'sde' && c.sample_sde_type !== 'cps') errs.push('sample_sde_type must be sde or cps');
     int(c, 'sample_sde_window_size', 0, errs);
     const range = c.sample_sde_window_range;
-    if (!Array.isArray(range) || range.length !== 2 || !range.every(Number.isInteger) || range[0] < 0 || range[1] > c.sample_num_steps || range[1] - range[0] < c.sample_sde_window_size) {
-      errs.push(`sample_sde_window_range must be two step indices [start, end] within [0, sample_num_steps] holding sample_sde_window_size steps, got ${JSON.stringify(range)}`);
+    if (!Array.isArray(range) || range.length !== 2 || !range.every(Number.isInteger) || range[0] < 0 || range[1] <= range[0]) {
+      errs.push(`sample_sde_window_range must be two step indices [start, end) with 0 ≤ start < end, got ${JSON.stringify(range)}`);
+    } else if (c.sample_sde_window_size > 0 && Math.min(range[1], c.sample_num_steps) - range[0] < c.sample_sde_window_size) {
+      errs.push(`sample_sde_window_size ${c.sample_sde_window_size} does not fit in sample_sde_window_range [${range[0]}, ${Math.min(range[1], c.sample_num_steps)}) of the ${c.sample_num_steps} sampling steps: make the window smaller or the range wider`);
     }
     int(c, 'sample_num_image_per_prompt', 2, errs);
     if (typeof c.sample_same_latent !== 'boolean') errs.push('sample_same_latent must be true or false');
@@ -373,10 +376,12 @@ export const grpoInfo: MethodInfo = {
     { key: 'sample_noise_level', label: 'Noise level a', hint: "the SDE's exploration", step: 'any' },
     { key: 'sample_guidance_scale', label: 'Guidance', step: 'any' },
     { key: 'train_beta', label: 'β, KL weight', hint: '0: no KL', step: 'any' },
+    { key: 'reward_fn', label: 'Reward', hint: 'geneval: the evaluator (built-in captions)', options: ['geneval', 'redness'] },
     { key: 'train_clip_range', label: 'Clip range', step: 'any', advanced: true },
     { key: 'train_adv_clip_max', label: 'Advantage clip', step: 'any', advanced: true },
     { key: 'sample_sde_window_size', label: 'SDE window (Fast)', hint: '0 = SDE at every step', advanced: true },
     { key: 'train_timestep_fraction', label: 'Trained step fraction', step: 'any', advanced: true },
+    { key: 'sample_sde_type', label: 'SDE type', options: ['sde', 'cps'], advanced: true },
   ],
 };
 

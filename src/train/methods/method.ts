@@ -64,6 +64,8 @@ export interface FormField {
   step?: 'any';
   /** Shown under Advanced rather than in the method's own group. */
   advanced?: boolean;
+  /** A choice among these strings (a select) instead of a number. */
+  options?: readonly string[];
 }
 
 export interface StepCost {
