@@ -224,9 +224,10 @@ function trainConfig(o: TrainBenchOptions, method: BenchMethod, shift: number): 
     return { ...DEFAULT_TRAIN, method: 'sft', train_mode: 'full', train_batch_size: PRETRAIN_BATCH, cond_dropout_rate: 0, shift, max_train_steps: 1_000_000 };
   }
   if (method === 'grpo') {
-    // Flow-GRPO: the batch's captions each get a group of 4 (the reference's geneval recipe otherwise: 10
-    // sampling steps with CFG, 9 trained steps, the evaluator's reward).
-    return { ...DEFAULT_TRAIN, method, train_batch_size: Math.max(1, Math.floor(o.batch / 4)), sample_num_image_per_prompt: 4, shift, max_train_steps: 1_000_000 };
+    // Flow-GRPO: the batch's captions each get a group of 4, the reference's geneval recipe otherwise (10
+    // sampling steps with CFG, 9 trained steps). The toy reward, not the evaluator: on a random base every
+    // evaluator score ties at 0, and a tied group trains nothing, so the step would time sampling alone.
+    return { ...DEFAULT_TRAIN, method, train_batch_size: Math.max(1, Math.floor(o.batch / 4)), sample_num_image_per_prompt: 4, reward_fn: 'redness', shift, max_train_steps: 1_000_000 };
   }
   // Default SOAR hyper-parameters (DEFAULT_TRAIN) with K and P pinned to the brief's 6 and 1.
   return { ...DEFAULT_TRAIN, method, train_batch_size: o.batch, trajectory_length: o.trajectoryLength, num_rollout_paths: o.rolloutPaths, shift, max_train_steps: 1_000_000 };
@@ -557,14 +558,11 @@ function analyticGemmAttention(p: PresetCtx, cfg: TrainConfig): number {
   const shape = stepShape(p, cfg);
   const lora = { rank: cfg.rank, targets: cfg.lora_targets };
   const part = (f: FlopBreakdown) => f.linear + f.lora + f.attention;
-  const pass = (batch: number) => {
-    const f = trainingPassFlops(p.model, { ...shape, batch }, lora);
-    return part(f.forward) + part(f.backward);
-  };
-  let total = pass(shape.batch);
-  if (cfg.method === 'soar' && cfg.lambda_aux > 0 && cfg.trajectory_length > 0) {
-    total += part(mmditForwardFlops(p.model, shape, lora));
-    total += pass(shape.batch * cfg.trajectory_length * cfg.num_rollout_paths);
+  // The method's own passes (src/train/methods): with backward, forward + backward; without, forward only.
+  let total = 0;
+  for (const ps of methodInfo(cfg.method).passes(cfg, shape.batch)) {
+    const f = trainingPassFlops(p.model, { ...shape, batch: ps.batch }, lora);
+    total += (ps.count ?? 1) * (ps.backward ? part(f.forward) + part(f.backward) : part(mmditForwardFlops(p.model, { ...shape, batch: ps.batch }, lora)));
   }
   return total;
 }

@@ -88,14 +88,15 @@ export class StepProbe {
    * `begin` and `end` calls its hooks).
    */
   watch(model: MMDiT, optimizer: AdamW): void {
-    this.hook(model, 'forward', (orig) => (inp) => {
-      if (!this.tally) return orig(inp);
+    // Every argument passes through: the trainer names its adapters in the call (MMDiT.forward(inputs, adapters)).
+    this.hook(model, 'forward', (orig) => (inp, adapters) => {
+      if (!this.tally) return orig(inp, adapters);
       const uncond = !this.engine.gradEnabled;
       this.forwards++;
       const kind = uncond ? 'uncond' : this.forwards === 1 ? 'main' : 'aux';
       if (kind === 'aux') this.auxForwards++;
       this.phase = `fwd.${kind}`;
-      const out = orig(inp);
+      const out = orig(inp, adapters);
       this.phase = kind === 'main' ? 'loss.main' : kind === 'uncond' ? 'rollout' : 'loss.aux';
       return out;
     });

@@ -14,6 +14,7 @@ import { analyse } from './analysis';
 import { fileKernelCache } from '../../src/cli/kernel-cache';
 import { REPORT_VERSION, runTrainBench, type TrainBenchOptions, type TrainBenchReport } from './bench';
 import { efficiencyLines, markdown, textTable } from './report';
+import { isMethod, METHOD_IDS } from '../../src/train/methods';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -46,10 +47,10 @@ function parseArgs(argv: string[]): { envs: Env[]; options: Partial<TrainBenchOp
       if (k !== 'tune' && k !== 'default') throw new Error(`bench:train: --kernels tune|default, got ${k}`);
       o.kernels = k;
     }
-    else throw new Error(`bench:train: unknown argument ${argv[i]} (--env node,chromium, --presets tiny,studio-s, --methods sft,soar,pretrain, --reps N, --warmup N, --profile-reps N, --no-profile, --examples N, --kernels tune|default)`);
+    else throw new Error(`bench:train: unknown argument ${argv[i]} (--env node,chromium, --presets tiny,studio-s, --methods sft,soar,grpo,pretrain, --reps N, --warmup N, --profile-reps N, --no-profile, --examples N, --kernels tune|default)`);
   }
   for (const e of envs) if (e !== 'node' && e !== 'chromium') throw new Error(`bench:train: unknown environment ${e}`);
-  for (const m of o.methods ?? []) if (m !== 'sft' && m !== 'soar' && m !== 'pretrain') throw new Error(`bench:train: unknown method ${m} (sft, soar, pretrain)`);
+  for (const m of o.methods ?? []) if (!isMethod(m) && m !== 'pretrain') throw new Error(`bench:train: unknown method ${m} (${[...METHOD_IDS, 'pretrain'].join(', ')})`);
   return { envs, options: o };
 }
 
