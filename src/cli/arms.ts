@@ -7,6 +7,8 @@ import { checkpointToBytes } from '../io/checkpoint-file';
 import { exportLora } from '../io/lora-format';
 import type { Engine } from '../tensor/engine';
 import type { TrainConfig } from '../train/config';
+import type { LoraSet } from '../model/lora';
+import { stepCost } from '../train/methods';
 import { Trainer, type StepMetrics, type TrainingData } from '../train/trainer';
 import { evaluateModel, type EvalOptions, type EvalResult } from './evaluate';
 import { ProgressBar, stepLine } from './progress';
@@ -15,6 +17,8 @@ export interface ArmResult {
   label: string;
   method: TrainConfig['method'] | null;
   steps: number;
+  /** Transformer passes of the training, in single-image passes (forwards; backwards), from the method's cost. */
+  compute?: { forwards: number; backwards: number };
   eval: EvalResult;
   /** Fixed-seed flow-matching loss on the training data after training (null for the base). */
   validation: number | null;
@@ -32,8 +36,20 @@ export async function evaluateBase(engine: Engine, base: LoadedBase, evalOpts: E
  * Trains a LoRA with `cfg` on the base, saves its checkpoint and .safetensors under `outDir` as `<file>.*`,
  * evaluates base+LoRA, and detaches the LoRA again.
  */
-export async function trainArm(engine: Engine, base: LoadedBase, data: TrainingData, cfg: TrainConfig, label: string, file: string, outDir: string, evalOpts: EvalOptions, validation: TrainingData | null = null): Promise<ArmResult> {
-  base.model.adapters = [];
+export async function trainArm(
+  engine: Engine,
+  base: LoadedBase,
+  data: TrainingData,
+  cfg: TrainConfig,
+  label: string,
+  file: string,
+  outDir: string,
+  evalOpts: EvalOptions,
+  validation: TrainingData | null = null,
+  /** Adapters under the one trained (an earlier stage, e.g. SOAR before Flow-GRPO): kept on for training and evaluation. */
+  under: LoraSet[] = [],
+): Promise<ArmResult> {
+  base.model.adapters = [...under];
   // The validation loss on held-out images when the data has them (a user's folder), else on training images.
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   try {
@@ -47,9 +63,12 @@ export async function trainArm(engine: Engine, base: LoadedBase, data: TrainingD
       const meta = { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method: cfg.method, config: cfg, steps: trainer.step };
       writeFileSync(join(outDir, `${file}.lora.safetensors`), await exportLora(trainer.lora, meta));
     }
-    base.model.adapters = trainer.lora ? [trainer.lora] : [];
+    base.model.adapters = [...under, ...(trainer.lora ? [trainer.lora] : [])];
     const evaluated = await evaluateModel(engine, base, evalOpts);
-    return { label, method: cfg.method, steps: cfg.max_train_steps, eval: evaluated, validation, history: [...trainer.history], trainSeconds };
+    const cost = stepCost(cfg);
+    const perStep = cfg.train_batch_size * cfg.gradient_accumulation_steps;
+    const compute = { forwards: cost.forwards * perStep * trainer.step, backwards: cost.backwards * perStep * trainer.step };
+    return { label, method: cfg.method, steps: cfg.max_train_steps, compute, eval: evaluated, validation, history: [...trainer.history], trainSeconds };
   } finally {
     base.model.adapters = [];
     trainer.release();

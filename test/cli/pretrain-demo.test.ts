@@ -97,7 +97,7 @@ describe('pretrain and demo commands', () => {
     await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--text-encoder-lr-scale', '-1', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/--text-encoder-lr-scale must be a number >= 0, got -1/);
   });
 
-  it('demo trains SFT, SOAR and SFT at equal compute per seed and reports mean ± spread', { timeout: 300_000 }, async () => {
+  it('demo trains SFT, SOAR, SFT at equal compute, Flow-GRPO and SOAR then Flow-GRPO per seed and reports mean ± spread with each arm\'s compute', { timeout: 300_000 }, async () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-demo-'));
     const baseDir = join(dir, 'base');
@@ -112,7 +112,11 @@ describe('pretrain and demo commands', () => {
     expect(report.perSeed.map((s) => s.seed)).toEqual([1, 2]);
     expect(report.equalComputeSteps).toBe(Math.round(report.soarStepCost));
     for (const s of report.perSeed) {
-      expect(Object.keys(s.arms)).toEqual(['sft', 'soar', 'sft_equal_compute']);
+      expect(Object.keys(s.arms)).toEqual(['sft', 'soar', 'sft_equal_compute', 'grpo', 'soar_grpo']);
+      // Compute per arm from each method's passes: Flow-GRPO spends far more per step than SFT.
+      const compute = (k: string) => (s.arms[k] as unknown as { compute: { forwards: number; backwards: number } }).compute;
+      expect(compute('grpo').forwards).toBeGreaterThan(compute('sft').forwards);
+      expect(compute('soar_grpo')).toEqual(compute('grpo'));
       expect(s.arms.sft_equal_compute.steps).toBe(report.equalComputeSteps);
       for (const a of Object.values(s.arms)) {
         expect(Number.isFinite(a.validation)).toBe(true);
@@ -123,6 +127,8 @@ describe('pretrain and demo commands', () => {
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     expect(md).toMatch(/\| SOAR \| 2 \| \d\.\d{3} ± \d\.\d{3} \|/);
     expect(md).toMatch(/\| SFT \(equal compute\) \| 1 \|/);
+    expect(md).toMatch(/\| SOAR, then Flow-GRPO \| 2 \| -?\d\.\d{3} ± \d\.\d{3} \|/);
+    expect(md).toMatch(/\| Flow-GRPO \| 1 \| \d[\d,]* \| \d[\d,]* \|/);
     expect(md).toContain('npm run demo -- --base');
     for (const f of ['loss-curves.png', 'samples.png']) expect(existsSync(join(out, f))).toBe(true);
   });
