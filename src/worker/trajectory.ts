@@ -14,12 +14,11 @@ import type { Engine } from '../tensor/engine';
 import { Rng } from '../tensor/ops/rng';
 import type { Tensor } from '../tensor/tensor';
 import type { TrainConfig } from '../train/config';
-import { trainStep } from '../train/methods';
+import { trainStep, type SampledGroups } from '../train/methods';
 import type { MethodStep } from '../train/methods/method';
 import type { StepResult } from '../train/step';
 import type { TrainingData } from '../train/trainer';
 import { batchImage, maxAbs } from './images';
-import type { SampledGroups } from '../train/methods';
 import type { GroupFrame, TrajectoryFrame } from './protocol';
 
 /** Steps between two frames of the watched run (a capture costs a few readbacks of batch-sized tensors). */
