@@ -561,8 +561,13 @@ function analyticGemmAttention(p: PresetCtx, cfg: TrainConfig): number {
   // The method's own passes (src/train/methods): with backward, forward + backward; without, forward only.
   let total = 0;
   for (const ps of methodInfo(cfg.method).passes(cfg, shape.batch)) {
-    const f = trainingPassFlops(p.model, { ...shape, batch: ps.batch }, lora);
-    total += (ps.count ?? 1) * (ps.backward ? part(f.forward) + part(f.backward) : part(mmditForwardFlops(p.model, { ...shape, batch: ps.batch }, lora)));
+    const s = { ...shape, batch: ps.batch };
+    let flops: number;
+    if (ps.backward) {
+      const f = trainingPassFlops(p.model, s, lora);
+      flops = part(f.forward) + part(f.backward);
+    } else flops = part(mmditForwardFlops(p.model, s, lora));
+    total += (ps.count ?? 1) * flops;
   }
   return total;
 }

@@ -100,7 +100,7 @@ describe('Flow-GRPO: training on tiny', () => {
     const w = await world(e);
     const t = await Trainer.create(e, w.model, w.cache, w.data, { ...GRPO, reward_fn: 'redness', train_beta: 0.04, max_train_steps: 1 });
     let adv: Float64Array | null = null;
-    const { metrics } = await t.trainStep({ capture: (r) => (adv = (r as unknown as { advantages: Float64Array }).advantages) });
+    const { metrics } = await t.trainStep({ capture: (r) => (adv = (r as unknown as { groups: { advantages: Float64Array } }).groups.advantages) });
     const m = await metrics;
     const kept = [...adv!].filter((a) => a !== 0);
     expect(kept.length).toBeGreaterThan(0);

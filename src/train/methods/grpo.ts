@@ -140,15 +140,14 @@ interface GrpoPrepared extends Prepared {
   logProbs: Array<Tensor | null>;
   transitions: Transition[];
   trained: number[];
-  /** The prompts' conditioning repeated per sample [G, ...], and the empty caption's at [G, ...]. */
+  /** The prompts' conditioning repeated per sample [G, ...]. */
   context: Tensor;
   pooled: Tensor;
-  rewards: number[];
+  /** The samples with their rewards and advantages. */
+  groups: SampledGroups;
   correct: boolean[];
-  advantages: Float64Array;
   /** Samples with a non-zero advantage: the ones the objective trains on. */
   kept: number[];
-  groups: SampledGroups;
 }
 
 /** [uncond; cond] velocity with guidance w (one forward of 2G), or the conditional one when not guided. */
@@ -211,9 +210,7 @@ async function prepare(batch: Batch, cfg: TrainConfig, ctx: StepContext): Promis
     trained,
     context: cond.context,
     pooled: cond.pooled,
-    rewards,
     correct: scored.map((s) => s.correct),
-    advantages,
     kept,
     groups: { prompts, perPrompt: k, images, shape: [C, H, W], rewards, advantages },
     release() {
@@ -235,8 +232,6 @@ export interface SampledGroups {
 }
 
 export interface GrpoStep extends MethodStep {
-  rewards: number[];
-  advantages: Float64Array;
   groups: SampledGroups;
 }
 
@@ -249,13 +244,14 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
   const p = ctx.prepared as GrpoPrepared | undefined;
   if (!p) throw new Error('Flow-GRPO: the step needs its sampled group (the loop calls prepare first)');
   const e = ctx.model.engine;
-  const G = p.rewards.length;
+  const { rewards, advantages } = p.groups;
+  const G = rewards.length;
   const mean_ = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const rMean = mean_(p.rewards);
+  const rMean = mean_(rewards);
   const counts = {
     reward_mean: rMean,
-    reward_std: Math.sqrt(mean_(p.rewards.map((r) => (r - rMean) ** 2))),
-    reward_max: Math.max(...p.rewards),
+    reward_std: Math.sqrt(mean_(rewards.map((r) => (r - rMean) ** 2))),
+    reward_max: Math.max(...rewards),
     reward_correct: mean_(p.correct.map((c) => (c ? 1 : 0))),
     trained_fraction: p.kept.length / G,
   };
@@ -263,10 +259,10 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
   if (p.kept.length === 0 || trainedSteps.length === 0) {
     // Every group tied: no advantage, nothing to train on this round.
     const zero = e.full([1], 0, 'grpo_loss');
-    return { loss: zero, scalars: { policy_loss: zero, kl: null }, counts, rewards: p.rewards, advantages: p.advantages, groups: p.groups };
+    return { loss: zero, scalars: { policy_loss: zero, kl: null }, counts, groups: p.groups };
   }
   const kept = p.kept;
-  const adv = e.fromArray(Float32Array.from(kept, (i) => p.advantages[i]), [kept.length], 'advantages');
+  const adv = e.fromArray(Float32Array.from(kept, (i) => advantages[i]), [kept.length], 'advantages');
   const cond = { context: rows(p.context, kept), pooled: rows(p.pooled, kept) };
   const guided = cfg.sample_guidance_scale !== 1;
   let policyTotal: Tensor | null = null;
@@ -303,7 +299,7 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
     kl: klTotal ? scale(klTotal, 1 / n) : null,
   }));
   const total = e.noGrad(() => (scalars.kl ? addScaled(scalars.policy_loss, scalars.kl, cfg.train_beta) : scale(scalars.policy_loss, 1)));
-  return { loss: total, scalars, counts, rewards: p.rewards, advantages: p.advantages, groups: p.groups };
+  return { loss: total, scalars, counts, groups: p.groups };
 }
 
 const int = (c: TrainConfig, k: keyof TrainConfig, min: number, errs: string[]) => {
