@@ -3,6 +3,7 @@
 // `compare`.
 import { concatFloats } from '../codec/concat';
 import { heldOutPrompts } from '../data/builtin/heldout';
+import type { Task } from '../data/builtin/vocab';
 import type { TrainingData } from '../train/trainer';
 import { builtinSample } from '../data/builtin/dataset';
 import { trajectoryDrift } from '../eval/drift';
@@ -16,6 +17,8 @@ import { uploadEmbeddings } from '../encode/cache';
 
 export interface EvalOptions {
   prompts: number;
+  /** Only these tasks' held-out prompts (all tasks when absent). */
+  tasks?: readonly Task[];
   stepCounts: number[];
   cfgScale: number;
   driftSamples: number;
@@ -41,7 +44,7 @@ export interface EvalResult {
 export async function evaluateModel(engine: Engine, base: LoadedBase, opts: EvalOptions): Promise<EvalResult> {
   const user = opts.heldOut ?? null;
   const userExamples = user ? Array.from({ length: Math.min(opts.prompts, user.size) }, (_, i) => user.example(i)) : [];
-  const all = user ? userExamples.map((x, i) => ({ text: x.caption, seed: 1000 + i, novel: false })) : heldOutPrompts();
+  const all = user ? userExamples.map((x, i) => ({ text: x.caption, seed: 1000 + i, novel: false })) : heldOutPrompts().filter((p) => !opts.tasks || opts.tasks.includes(p.task));
   // An even spread over the list (it alternates novel and in-distribution prompts by task).
   const chosen = Array.from({ length: Math.min(opts.prompts, all.length) }, (_, i) => all[Math.floor((i * all.length) / Math.min(opts.prompts, all.length))]);
   const prompts = chosen.map((p) => p.text);

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinData } from '../data/source';
+import { TASKS, type Task } from '../data/builtin/vocab';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { textEncoderConfigFor } from '../encode/config';
 import { exportTextEncoderOnnx } from '../encode/onnx-export';
@@ -24,6 +25,7 @@ import { readBaseDir, writeBaseDir } from './base-dir';
 import { evaluateModel, type EvalResult } from './evaluate';
 import { fmtTime, ProgressBar, stepLine } from './progress';
 import { describeAdapter } from '../gpu/device';
+import { mixByIndex, mixLine, parseMix } from './curriculum';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
 export const PRETRAIN_DEFAULTS = {
@@ -57,7 +59,7 @@ export const PRETRAIN_DEFAULTS = {
 
 /** Every option `pretrain` reads (checked before any work: src/cli/args.ts expect). */
 export const PRETRAIN_FLAGS = {
-  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg'],
+  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks'],
   switches: ['resume'],
 } as const;
 
@@ -106,6 +108,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new Error(`--ema must be a decay in [0, 1) (0: no weight average), got ${args.string('ema', '')}`);
   // Evaluator scores of the (averaged) weights at the end of every chunk, on this many held-out prompts (0: none).
   const evalEvery = args.int('chunk-eval-prompts', d.chunkEvalPrompts);
+  // Only these tasks' held-out prompts in the chunk evaluations (e.g. single_object,colors: the floor's tasks).
+  const evalTasks = parseTasks(args.string('chunk-eval-tasks', ''));
   const evalPrompts = args.int('eval-prompts', d.evalPrompts);
   const evalSteps = args.int('eval-steps', d.evalSteps);
   const cfgScale = Number(args.string('cfg', String(d.cfg)));
@@ -131,7 +135,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
 
   const base = randomBase(engine, presetName, builtinVocabulary(preset.meta.max_text_tokens), seed, { adaLNZero: true });
   const id = `${presetName}-base`;
-  const data = withCaptionDropout(builtinData('broad', images, res, seed), dropout, seed);
+  const mix = parseMix(args.string('mix', 'broad'));
+  const data = withCaptionDropout(builtinData('broad', images, res, seed, mixByIndex(mix, images, seed)), dropout, seed);
   const validation = builtinData('broad', 32, res, seed + 1); // another stream: never trained on
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, {
     textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale },
@@ -163,7 +168,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     compute.seconds += (now - accounted.at) / 1000;
     accounted = { at: now, step: trainer.step };
   };
-  console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad: ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
+  console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad (${mixLine(mix)}): ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
   const bar = new ProgressBar(steps, 'pretrain', trainer.step);
   const writeMetrics = () =>
     writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, evals: chunkEvals }));
@@ -196,7 +201,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
       saveMs = Math.max(saveMs, lastSave - t);
     }
     if (stop) {
-      if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, evalEvery, cfgScale, compute));
+      if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks }, cfgScale, compute));
       writeMetrics();
       console.log(`\nchunk ${compute.chunks} ends at step ${trainer.step}/${steps} (the --minutes budget). Commit ${work}/ to keep it, then continue with:\n  npm run soar -- pretrain ${argLine(args)} --resume`);
       trainer.release();
@@ -209,7 +214,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     const files = await saveBase(base, id, `pretrained ${trainer.step} steps`, 'text_encoder.onnx');
     writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
   });
-  if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, evalEvery, cfgScale, compute));
+  if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks }, cfgScale, compute));
   writeMetrics();
   trainer.release();
 
@@ -242,6 +247,8 @@ interface ChunkEval {
   images: number;
   hours: number;
   prompts: number;
+  /** When the chunk evaluation was limited to some tasks' prompts. */
+  tasks?: Task[];
   sampleSteps: number;
   overall: number;
   perTask: Record<string, number>;
@@ -289,22 +296,31 @@ async function withWeights<R>(trainer: Trainer, weights: Map<string, Float32Arra
 }
 
 /** Scores what would ship now (the weight average if kept) on held-out prompts, as the model card's curve. */
-async function evaluateChunk(engine: Engine, trainer: Trainer, base: LoadedBase, id: string, work: string, prompts: number, cfgScale: number, compute: Compute): Promise<ChunkEval> {
+async function evaluateChunk(engine: Engine, trainer: Trainer, base: LoadedBase, id: string, work: string, which: { prompts: number; tasks: Task[] | undefined }, cfgScale: number, compute: Compute): Promise<ChunkEval> {
+  const prompts = which.prompts;
   const dir = join(work, 'eval-bundle');
   await withWeights(trainer, await trainer.emaWeights(), async () => {
     writeBaseDir(dir, await saveBase(base, id, `chunk evaluation at step ${trainer.step}`));
   });
   const loaded = readBaseDir(engine, dir, 'the evaluation bundle was not written');
   try {
-    const r = await evaluateModel(engine, loaded, { prompts, stepCounts: [CHUNK_EVAL_STEPS], cfgScale, driftSamples: 0 });
+    const r = await evaluateModel(engine, loaded, { prompts, tasks: which.tasks, stepCounts: [CHUNK_EVAL_STEPS], cfgScale, driftSamples: 0 });
     const at = r.byStep[0];
-    const e: ChunkEval = { step: trainer.step, images: compute.images, hours: compute.seconds / 3600, prompts, sampleSteps: CHUNK_EVAL_STEPS, overall: at.overall, perTask: at.perTask };
-    console.log(`evaluator at step ${trainer.step} (${compute.images.toLocaleString('en-US')} images): overall ${e.overall.toFixed(3)} on ${prompts} held-out prompts, ${CHUNK_EVAL_STEPS} steps`);
+    const e: ChunkEval = { step: trainer.step, images: compute.images, hours: compute.seconds / 3600, prompts: r.prompts.length, ...(which.tasks ? { tasks: which.tasks } : {}), sampleSteps: CHUNK_EVAL_STEPS, overall: at.overall, perTask: at.perTask };
+    const per = Object.entries(at.perTask).map(([t, v]) => `${t} ${v.toFixed(2)}`).join(', ');
+    console.log(`evaluator at step ${trainer.step} (${compute.images.toLocaleString('en-US')} images): overall ${e.overall.toFixed(3)} on ${e.prompts} held-out prompts${which.tasks ? ` (${which.tasks.join(', ')} only)` : ''}, ${CHUNK_EVAL_STEPS} steps: ${per}`);
     return e;
   } finally {
     loaded.model.release();
     loaded.textEncoder.release();
   }
+}
+
+function parseTasks(text: string): Task[] | undefined {
+  if (!text) return undefined;
+  const tasks = text.split(',').map((t) => t.trim());
+  for (const t of tasks) if (!(TASKS as readonly string[]).includes(t)) throw new Error(`--chunk-eval-tasks: ${JSON.stringify(t)} is not a task (one of ${TASKS.join(', ')})`);
+  return tasks as Task[];
 }
 
 function parameterTotal(t: Trainer): string {
@@ -416,15 +432,15 @@ function modelCard(c: CardInput): string {
 /** The evaluator's score against images seen, one row per chunk: how far the compute at hand got. */
 function chunkCurve(evals: ChunkEval[]): string[] {
   if (!evals.length) return [];
-  const tasks = Object.keys(evals[evals.length - 1].perTask);
+  const tasks = [...new Set(evals.flatMap((e) => Object.keys(e.perTask)))];
   return [
     '## Score against images seen',
     '',
-    `At the end of every chunk, on ${evals[0].prompts} held-out prompts, ${evals[0].sampleSteps} Euler steps:`,
+    `At the end of every chunk, ${evals[0].sampleSteps} Euler steps, on held-out prompts (all tasks spread evenly, or only the tasks named; a task a row did not score is blank):`,
     '',
-    '| step | images | hours | overall | ' + tasks.join(' | ') + ' |',
-    '|---:|---:|---:|---:|' + tasks.map(() => '---:').join('|') + '|',
-    ...evals.map((e) => `| ${e.step} | ${e.images.toLocaleString('en-US')} | ${e.hours.toFixed(2)} | ${e.overall.toFixed(3)} | ${tasks.map((t) => (e.perTask[t] ?? 0).toFixed(3)).join(' | ')} |`),
+    '| step | images | hours | prompts | overall | ' + tasks.join(' | ') + ' |',
+    '|---:|---:|---:|---|---:|' + tasks.map(() => '---:').join('|') + '|',
+    ...evals.map((e) => `| ${e.step} | ${e.images.toLocaleString('en-US')} | ${e.hours.toFixed(2)} | ${e.prompts}${e.tasks ? ` (${e.tasks.join(', ')})` : ''} | ${e.overall.toFixed(3)} | ${tasks.map((t) => (e.perTask[t] === undefined ? '' : e.perTask[t].toFixed(3))).join(' | ')} |`),
     '',
   ];
 }

@@ -30,6 +30,8 @@ export interface BuiltinOptions {
   seed?: number;
   /** Image side in pixels (square); 32 by default, 16 and 64 work too. */
   size?: number;
+  /** broad only: which task mix draws the sample's task ('broad' by default; see TASK_MIXES). */
+  mix?: TaskMix;
 }
 
 export interface BuiltinDescription {
@@ -46,26 +48,30 @@ export interface BuiltinSample extends BuiltinDescription {
 }
 
 interface SplitProfile {
-  taskOf(index: number, rng: Rng): Task;
+  taskOf(index: number, rng: Rng, mix: TaskMix): Task;
   draft: DraftOptions;
   radiusJitter: number;
   /** Background grey level range, sRGB [0, 1]. */
   background: readonly [number, number];
 }
 
-/** Task mix of `broad`: the relational and attribute tasks are the hard ones, so they get more weight. */
-const BROAD_TASK_WEIGHTS: Readonly<Record<Task, number>> = {
-  single_object: 0.12,
-  two_object: 0.12,
-  counting: 0.16,
-  colors: 0.16,
-  position: 0.22,
-  color_attr: 0.22,
-};
+/**
+ * Task mixes of `broad`, for a pretraining curriculum:
+ *  - broad: the relational and attribute tasks are the hard ones, so they get more weight;
+ *  - single: one object per image (a shape, coloured or not, sized or not). A small base that sees mostly
+ *    compositions learns the colour words (a colour moves every pixel of an object) long before the shape words
+ *    (a shape moves only a few edge pixels), so a curriculum can give the shapes the whole budget first.
+ */
+export const TASK_MIXES = {
+  broad: { single_object: 0.12, two_object: 0.12, counting: 0.16, colors: 0.16, position: 0.22, color_attr: 0.22 },
+  single: { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 },
+} as const satisfies Record<string, Readonly<Record<Task, number>>>;
+export type TaskMix = keyof typeof TASK_MIXES;
+export const TASK_MIX_NAMES = Object.keys(TASK_MIXES) as TaskMix[];
 
 const PROFILES: Readonly<Record<SplitName, SplitProfile>> = {
   broad: {
-    taskOf: (_i, rng) => TASKS[rng.weighted(TASKS.map((t) => BROAD_TASK_WEIGHTS[t]))],
+    taskOf: (_i, rng, mix) => TASKS[rng.weighted(TASKS.map((t) => TASK_MIXES[mix][t]))],
     draft: { allow: () => true, colorJitter: 0.05, sizeWordRate: 0.5 },
     radiusJitter: 0.08,
     background: [BACKGROUND_LEVEL - 0.06, BACKGROUND_LEVEL + 0.06],
@@ -88,7 +94,9 @@ export function describeBuiltinSample(split: SplitName, index: number, opts: Bui
   const profile = PROFILES[split];
   const size = opts.size ?? DEFAULT_IMAGE_SIZE;
   const rng = new Rng(hashSeed(opts.seed ?? DEFAULT_SEED, split, index));
-  const task = profile.taskOf(index, rng);
+  if (opts.mix !== undefined && split !== 'broad') throw new Error(`builtin dataset: a task mix applies to broad only, not ${split}`);
+  if (opts.mix !== undefined && !(opts.mix in TASK_MIXES)) throw new Error(`builtin dataset: unknown task mix ${JSON.stringify(opts.mix)} (one of ${TASK_MIX_NAMES.join(', ')})`);
+  const task = profile.taskOf(index, rng, opts.mix ?? 'broad');
   const draft = draftFor(task, rng, profile.draft);
   const layout: LayoutOptions = { size, radiusJitter: profile.radiusJitter };
   const objects = layoutObjects(draft.objects, rng, layout, draft.relation);

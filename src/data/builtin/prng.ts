@@ -57,7 +57,10 @@ export class Rng {
       u -= weights[i];
       if (u < 0) return i;
     }
-    return weights.length - 1;
+    // Rounding can leave u at 0 after the last subtraction: the last index that can be drawn at all.
+    let last = weights.length - 1;
+    while (last > 0 && !(weights[last] > 0)) last--;
+    return last;
   }
 
   /** Standard normal (Box–Muller; one value per call keeps the stream simple to reason about). */
