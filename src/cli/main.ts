@@ -31,8 +31,10 @@ import { modelVelocity, sample } from '../sample/sampler';
 import { ProgressBar, stepLine } from './progress';
 import { evaluateModel, type EvalOptions } from './evaluate';
 import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS } from '../model/lora';
-import { extractLowRank } from '../model/lora-extract';
-import { readSafetensors } from '../codec/safetensors';
+import { SafetensorsError } from '../codec/safetensors';
+import { tunedFilesAt } from '../io/node-byte-source';
+import { openTunedTransformer, TunedInputError } from '../io/tuned-transformer';
+import { extractLoraFromTuned, summarizeEnergy } from '../io/tuned-to-lora';
 import { parseArgs, type Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
@@ -55,7 +57,7 @@ export const USAGE = `usage: npm run soar -- <command> [options]
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
             one column per model (base, each LoRA, all together), one row per prompt and seed; [--trajectory strip.png]
   eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
-  extract-lora --base DIR --tuned transformer.safetensors [--rank 8 --method soar --targets attn.to_q,...] --out lora.safetensors
+  extract-lora --base DIR --tuned transformer.safetensors|TRANSFORMER_DIR [--rank 8 --method soar --targets attn.to_q,...] --out lora.safetensors
             a full fine-tune (e.g. the reference trainer's) as a LoRA: truncated SVD of each module's weight difference
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
@@ -86,48 +88,46 @@ export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches
 };
 
 /**
- * `extract-lora`: a full fine-tune (the reference trainer's transformer, one safetensors with diffusers names)
- * back as a LoRA of the base: a truncated SVD of each targeted module's weight difference (src/model/lora-extract.ts),
- * with the share of the difference's energy kept per module in extraction.json.
+ * `extract-lora`: a full fine-tune (the reference trainer's transformer: one safetensors with diffusers names, or
+ * the `transformer/` folder with its shards and index) back as a LoRA of the base: a truncated SVD of each targeted
+ * module's weight difference (src/io/tuned-to-lora.ts), with the share of the difference's energy kept per module
+ * in extraction.json. The fine-tune is read a tensor at a time, so it may be over Node's 2 GiB file limit.
  */
 async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
   const base = readBase(engine, args.required('base'));
   const tunedPath = args.required('tuned');
-  if (!existsSync(tunedPath)) throw new Error(`--tuned ${JSON.stringify(tunedPath)}: no such file (the fine-tuned transformer's .safetensors)`);
+  if (!existsSync(tunedPath)) throw new Error(`--tuned ${JSON.stringify(tunedPath)}: no such file or folder (the fine-tuned transformer's .safetensors, or its folder)`);
   const rank = args.int('rank', 8);
   const method = args.string('method', 'soar');
   if (!isMethod(method)) throw new Error(`--method must be one of ${METHOD_IDS.join(', ')} (what trained the fine-tune), got ${method}`);
   const targets = args.string('targets', [...ATTENTION_TARGETS, ...MLP_TARGETS].join(',')).split(',');
   const out = args.required('out');
-  const tuned = readSafetensors(new Uint8Array(readFileSync(tunedPath)));
-  const set = LoraSet.create(engine, 'extracted', base.manifest.config, { rank, alpha: rank, targets }, 0);
-  const report: Array<{ module: string; energyKept: number; rank: number }> = [];
-  const bar = new ProgressBar(set.modules.size, 'extracting');
-  let done = 0;
-  for (const m of set.modules.values()) {
-    const name = `${m.name}.weight`;
-    const t = tuned.tensors.get(name);
-    if (!t) throw new Error(`--tuned: ${tunedPath} has no ${name}: it is not a fine-tune of this base's architecture`);
-    const [outF, inF] = [m.B.shape[0], m.A.shape[1]];
-    if (t.data.length !== outF * inF) throw new Error(`--tuned: ${name} has ${t.data.length} values, the base's is ${outF}×${inF}`);
-    const w = await base.model.weights.get(name)!.toArray();
-    const delta = Float64Array.from(t.data, (v, i) => v - w[i]);
-    const e = extractLowRank(delta, outF, inF, rank);
-    // Factors padded to the set's rank when ΔW has fewer dimensions than that (zeros add nothing).
-    const A = new Float32Array(rank * inF);
-    const B = new Float32Array(outF * rank);
-    A.set(Float32Array.from(e.A));
-    for (let o = 0; o < outF; o++) for (let j = 0; j < e.rank; j++) B[o * rank + j] = e.B[o * e.rank + j];
-    engine.gpu.write(m.A.buffer, A);
-    engine.gpu.write(m.B.buffer, B);
-    report.push({ module: m.name, energyKept: e.energyKept, rank: e.rank });
-    bar.update(++done, m.name);
+  const opened = await tunedFilesAt(tunedPath);
+  let result: Awaited<ReturnType<typeof extractLoraFromTuned>>;
+  try {
+    const tuned = await openTunedTransformer(opened.files);
+    let bar: ProgressBar | null = null;
+    result = await extractLoraFromTuned(engine, base.manifest.config, tuned, base.manifest.id, {
+      rank,
+      targets,
+      name: 'extracted',
+      baseWeight: (name) => base.model.weights.get(name)!.toArray(),
+      onModule: (done, total, module) => (bar ??= new ProgressBar(total, 'extracting')).update(done, module),
+    });
+  } catch (e) {
+    if (e instanceof TunedInputError || e instanceof SafetensorsError) throw new Error(`--tuned ${tunedPath}: ${e.message}${e instanceof TunedInputError ? `. ${e.advice}` : ''}`);
+    throw e;
+  } finally {
+    await opened.close();
   }
-  writeFileSync(out, await exportLora(set, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, steps: 0 }));
+  const { set, modules } = result;
+  const summary = summarizeEnergy(modules, rank);
+  const notes = { extraction: JSON.stringify({ tuned: basename(tunedPath), ...summary }) };
+  writeFileSync(out, await exportLora(set, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, steps: 0, notes }));
   const reportPath = out.replace(/\.safetensors$/, '') + '.extraction.json';
-  writeFileSync(reportPath, JSON.stringify({ base: base.manifest.id, tuned: tunedPath, rank, modules: report }, null, 1));
-  const worst = [...report].sort((a, b) => a.energyKept - b.energyKept)[0];
-  console.log(`wrote ${out} (rank ${rank}, ${report.length} modules) and ${reportPath}; energy kept: mean ${(report.reduce((s, r) => s + r.energyKept, 0) / report.length).toFixed(4)}, lowest ${worst.energyKept.toFixed(4)} (${worst.module})`);
+  writeFileSync(reportPath, JSON.stringify({ base: base.manifest.id, tuned: tunedPath, rank, modules }, null, 1));
+  const worst = summary.worst[0];
+  console.log(`wrote ${out} (rank ${rank}, ${modules.length} modules) and ${reportPath}; energy kept: mean ${summary.mean.toFixed(4)}, lowest ${worst.energyKept.toFixed(4)} (${worst.module})`);
   set.release();
   return 0;
 }

@@ -17,10 +17,13 @@ export interface LoraExportInfo {
   /** The training hyper-parameters to record (any subset of TrainConfig). */
   config?: Partial<TrainConfig>;
   steps: number;
+  /** More keys to record, e.g. `extraction` for a LoRA taken from a full fine-tune (never overrides ours). */
+  notes?: Record<string, string>;
 }
 
 export function exportMetadata(set: LoraSet, info: LoraExportInfo, naming: LoraNaming): Record<string, string> {
   const meta: Record<string, string> = {
+    ...info.notes,
     format: LORA_FORMAT,
     lora_rank: String(set.config.rank),
     lora_alpha: String(set.config.alpha),

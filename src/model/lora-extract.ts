@@ -103,7 +103,8 @@ function symmetricEigen(S: Float64Array, k: number): { values: number[]; vectors
 export function extractLowRank(delta: ArrayLike<number>, out: number, inF: number, rank: number, seed = 1): ExtractedModule {
   if (!(Number.isInteger(rank) && rank >= 1)) throw new RangeError(`LoRA extraction: rank must be a whole number ≥ 1, got ${rank}`);
   if (delta.length !== out * inF) throw new RangeError(`LoRA extraction: ${delta.length} values for a ${out}×${inF} weight`);
-  const W = Float64Array.from(delta);
+  // Read only: a float64 delta is used as it is (a full-size copy of a large module would double the memory).
+  const W = delta instanceof Float64Array ? delta : Float64Array.from(delta);
   let total = 0;
   for (const x of W) total += x * x;
   const r = Math.min(rank, out, inF);

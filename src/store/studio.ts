@@ -68,6 +68,14 @@ export interface StudioState {
   /** LoRA files imported into the studio (kept by the worker across reloads), by id: usable in compare and export. */
   imports: Record<string, { id: string; name: string; warnings: string[] }>;
   project: { exporting: boolean; importing: boolean; imported: boolean; error: Problem | null };
+  /** Files → "A full fine-tune as a LoRA": a LoRA taken from a full fine-tune (src/worker/extract.ts). */
+  extraction: {
+    /** What was picked (a file or folder name) while running, null when idle. */
+    running: string | null;
+    progress: { done: number; total: number; module: string } | null;
+    result: Omit<Extract<WorkerToUi, { type: 'lora/extracted' }>, 'type'> | null;
+    error: Problem | null;
+  };
   /** The latest files the worker handed over for download (newest first). */
   downloads: Array<{ fileName: string; size: number; at: number }>;
   storage: { estimate: { usage: number; quota: number; persisted: boolean } | null; errors: Problem[] };
@@ -102,6 +110,7 @@ export const initialStudioState: StudioState = {
   lora: { exporting: null, importing: null, imported: null, error: null },
   imports: {},
   project: { exporting: false, importing: false, imported: false, error: null },
+  extraction: { running: null, progress: null, result: null, error: null },
   downloads: [],
   storage: { estimate: null, errors: [] },
   gpuLost: null,
@@ -221,6 +230,14 @@ export function reduceStudio(state: StudioState, m: WorkerToUi): StudioState {
     }
     case 'lora/error':
       return { ...state, lora: { ...state.lora, importing: null, exporting: null, error: m.message } };
+    case 'lora/extract-progress':
+      return { ...state, extraction: { ...state.extraction, progress: { done: m.done, total: m.total, module: m.module } } };
+    case 'lora/extracted': {
+      const { type: _t, ...result } = m;
+      return { ...state, extraction: { running: null, progress: null, result, error: null } };
+    }
+    case 'lora/extract-error':
+      return { ...state, extraction: { ...state.extraction, running: null, progress: null, error: { message: m.message, advice: m.advice } } };
     case 'project/error':
       return { ...state, project: { exporting: false, importing: false, imported: false, error: { message: m.message, advice: m.advice } } };
     case 'run/deleted':
@@ -402,6 +419,16 @@ export const studio = {
     set((s) => ({ ...s, lora: { ...s.lora, importing: name, imported: null, error: null } }));
     send({ type: 'lora/import', name, bytes });
   },
+  /** A full fine-tune (one .safetensors, or a transformer folder's files) as a LoRA of `rank` on `targets`. */
+  extractLora(name: string, files: Array<{ path: string; file: File }>, rank: number, targets: string[]): void {
+    set((s) => ({ ...s, extraction: { running: name, progress: null, result: null, error: null } }));
+    send({ type: 'lora/extract', name, files, rank, targets });
+  },
+  /** The page could not use what was picked (nothing to send to the worker). */
+  extractionProblem(problem: Problem): void {
+    set((s) => ({ ...s, extraction: { ...s.extraction, running: null, progress: null, error: problem } }));
+  },
+  dismissExtraction: () => set((s) => ({ ...s, extraction: { ...s.extraction, result: null, error: null } })),
   exportProject(): void {
     set((s) => ({ ...s, project: { ...s.project, exporting: true, error: null } }));
     send({ type: 'project/export' });

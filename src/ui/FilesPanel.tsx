@@ -1,10 +1,12 @@
 // Files in and out: a run's LoRA as .safetensors (PEFT/diffusers names by default, kohya as an option), LoRA
-// import (ours or other trainers'), the whole project, and the bundle for the reference PyTorch trainer. The
-// worker builds the bytes; the page hands them to the user (file/download in main.tsx).
+// import (ours or other trainers'; a full fine-tune taken as a LoRA: FineTuneImport.tsx), the whole project, and
+// the bundle for the reference PyTorch trainer. The worker builds the bytes; the page hands them to the user
+// (file/download in main.tsx).
 import { useState, type ChangeEvent } from 'react';
 import { studio, useStudioStore } from '../store/studio';
 import { formatBytes } from './format';
 import { methodLabel } from '../train/methods/catalog';
+import { FineTuneImport } from './FineTuneImport';
 import { ProjectFolderBox } from './ProjectFolderPanel';
 import { ProblemNotice, Section } from './Section';
 
@@ -99,6 +101,7 @@ export function FilesPanel() {
               onDismiss={studio.dismissLoraError}
             />
           )}
+          <FineTuneImport />
         </div>
 
         <div className="files-box">
@@ -147,7 +150,7 @@ export function FilesPanel() {
           <p className="hint">
             A bundle for the reference trainer (torchrun + DeepSpeed ZeRO-2, a full fine-tune of SD3.5-M): the dataset as JSONL (md5, caption_en, bw, bh) with
             images at the chosen size, launch.sh that checks the environment, and train.sh with the reference's flags. Its README says what comes back (a
-            transformer folder) and how to turn it into a LoRA here (extract-lora).
+            transformer folder) and how to turn it into a LoRA here ("A full fine-tune as a LoRA", or extract-lora).
           </p>
         </div>
         <ProjectFolderBox />

@@ -113,15 +113,16 @@ export function bundleReadme(cfg: TrainConfig, i: ReadmeInfo): string {
     '',
     '## Back into the studio',
     '',
-    'The studio trains LoRAs; its command line turns the fine-tune into one (a truncated SVD of each module\'s ' +
-      'difference from the base; `lora.extraction.json` says how much of it each module keeps):',
+    'The studio trains LoRAs; it turns the fine-tune into one (a truncated SVD of each module\'s difference from ' +
+      'the base, reporting how much of it each module keeps): in the studio, Files → "A full fine-tune as a LoRA" ' +
+      '(pick `$OUT/transformer/`, sharded or not), or on the command line:',
     '',
-    `    npm run soar -- extract-lora --base BASE_DIR --tuned $OUT/transformer/diffusion_pytorch_model.safetensors --rank 8 --out lora.safetensors`,
+    `    npm run soar -- extract-lora --base BASE_DIR --tuned $OUT/transformer --rank 8 --out lora.safetensors`,
     '',
-    'then "Import a LoRA…" in the studio\'s Files panel. BASE_DIR is a studio base folder (model.json + ' +
-      'transformer.safetensors) holding the same SD3.5-Medium transformer the run started from: the difference is ' +
-      'taken against it, and the LoRA applies to that base only, not to the studio\'s small built-in one. Note: ' +
-      'extract-lora reads `--tuned` whole, which Node allows up to 2 GiB, and a full SD3.5-Medium transformer is larger.',
+    'then "Import a LoRA…" in the studio\'s Files panel (`lora.extraction.json` has the energy kept per module). ' +
+      'BASE_DIR (or the studio\'s loaded base) must hold the same SD3.5-Medium transformer the run started from: the ' +
+      'difference is taken against it, and the LoRA applies to that base only, not to the studio\'s small built-in ' +
+      'one. The fine-tune is read one tensor at a time, so its size (~5 GB) is no obstacle.',
     '',
   ].join('\n');
 }

@@ -33,6 +33,8 @@ interface Imported {
   warnings: string[];
   /** From the file's metadata when it is one of ours (null: not recorded, never guessed from the name). */
   method: Method | null;
+  /** Metadata kept when the import is exported again: how a LoRA taken from a full fine-tune was made (extract.ts). */
+  notes: Record<string, string>;
 }
 
 export function message(e: unknown): string {
@@ -84,10 +86,12 @@ export class StudioFiles {
       let method: Method | 'unknown';
       let steps = 0;
       let config = {};
+      let notes: Record<string, string> = {};
       if (imp) {
         set = imp.set;
         name = imp.record.name;
         method = imp.method ?? 'unknown';
+        notes = imp.notes;
       } else {
         const job = this.ctx.runs.get(id);
         if (!job) throw new Error(`there is no run or imported LoRA with id ${id}`);
@@ -97,14 +101,16 @@ export class StudioFiles {
         steps = job.trainer?.step ?? job.record.checkpointStep;
         config = job.record.config;
       }
-      const bytes = await this.ctx.lock.run(() => exportLora(set, { baseModelId: info.id, baseModelHash: this.ctx.currentBase()?.base.manifest.transformer_hash ?? '', method, config, steps }, { naming, dtype }));
+      const bytes = await this.ctx.lock.run(() => exportLora(set, { baseModelId: info.id, baseModelHash: this.ctx.currentBase()?.base.manifest.transformer_hash ?? '', method, config, steps, notes }, { naming, dtype }));
       this.download(`${slug(name)}-${method}-step${steps}${naming === 'kohya' ? '-kohya' : ''}.safetensors`, 'application/octet-stream', bytes);
     } catch (e) {
       this.ctx.post({ type: 'lora/error', message: `The LoRA could not be exported: ${message(e)}` });
     }
   }
 
-  async importLora(name: string, bytes: Uint8Array, record?: ImportRecord): Promise<void> {
+  /** Returns the import's id when it is in use (stored or not), null when it was refused. */
+  async importLora(name: string, bytes: Uint8Array, record?: ImportRecord): Promise<string | null> {
+    let inUse: string | null = null;
     try {
       const { base, info } = await this.ctx.base();
       const engine = await this.ctx.engine();
@@ -112,18 +118,22 @@ export class StudioFiles {
       const result = importLora(bytes, { config: base.model.config, id: info.id, hash: base.manifest.transformer_hash }, engine, name);
       const rec: ImportRecord = record ?? { id, name, bytes, createdAt: Date.now() };
       const method = isMethod(result.metadata.method) ? result.metadata.method : null;
-      this.imports.set(id, { record: rec, set: result.set, warnings: result.warnings, method });
+      const notes: Record<string, string> = result.metadata.extraction ? { extraction: result.metadata.extraction } : {};
+      this.imports.set(id, { record: rec, set: result.set, warnings: result.warnings, method, notes });
       this.importRecords.set(id, rec);
+      inUse = id;
       this.ctx.post({ type: 'lora/imported', runId: id, warnings: result.warnings, name });
       if (!record) await this.ctx.storage.saveImports([...this.importRecords.values()]);
+      return id;
     } catch (e) {
       if (e instanceof StorageError) {
         this.ctx.post({ type: 'storage/error', message: e.message, advice: `${e.advice} The LoRA is usable now but will not survive a reload.` });
-        return;
+        return inUse;
       }
       // A stored import that does not fit the base now loaded is kept for when that base is back.
       if (record) console.warn(`stored LoRA "${name}" was not loaded: ${message(e)}`);
       else this.ctx.post({ type: 'lora/error', message: `"${name}" could not be imported: ${message(e)}` });
+      return null;
     }
   }
 

@@ -9,6 +9,7 @@ import type { Measurement } from '../tensor/tuning';
 import type { StepMetrics } from '../train/trainer';
 import type { Method, TrainConfig } from '../train/config';
 import type { FolderHandle, FolderPermission } from './folder';
+import type { ExtractionSummary, ModuleEnergy } from '../io/tuned-to-lora';
 
 // ------------------------------------------------------------------------------------------------ shared types
 
@@ -164,6 +165,11 @@ export type UiToWorker =
   | { type: 'compare/sample'; request: CompareRequest }
   | { type: 'lora/export'; runId: string; naming: 'peft' | 'kohya'; dtype: 'F32' | 'F16' }
   | { type: 'lora/import'; name: string; bytes: ArrayBuffer }
+  /**
+   * A full fine-tune as a LoRA of the base (extract.ts): a .safetensors file, or the picked files of its
+   * transformer folder (shards + index), read a tensor at a time; rank and target modules as in extract-lora.
+   */
+  | { type: 'lora/extract'; name: string; files: Array<{ path: string; file: File }>; rank: number; targets: string[] }
   | { type: 'project/export' }
   | { type: 'project/import'; bytes: ArrayBuffer }
   /** size: the images' side in px (default 512), gpus: the GPUs the run is meant for (default 1); see bundle.ts. */
@@ -229,6 +235,12 @@ export type WorkerToUi =
   /** `runId` is the id to name in CompareRequest.runs and 'lora/export'; `name` the name it was imported under. */
   | { type: 'lora/imported'; runId: string; warnings: string[]; name?: string }
   | { type: 'lora/error'; message: string }
+  /** The extraction has done `done` of `total` modules (`module` the last one). */
+  | { type: 'lora/extract-progress'; done: number; total: number; module: string }
+  /** An extraction is stored as imported LoRA `runId` (after its 'lora/imported'); energy kept per module. */
+  | { type: 'lora/extracted'; runId: string; name: string; source: string; summary: ExtractionSummary; modules: ModuleEnergy[] }
+  /** The extraction was refused or failed: what was wrong and what to do (nothing was added). */
+  | { type: 'lora/extract-error'; message: string; advice: string }
   /** A project import/export or a trainer bundle failed (nothing was changed). */
   | { type: 'project/error'; message: string; advice: string }
   | { type: 'storage/estimate'; usage: number; quota: number; persisted: boolean }

@@ -1,5 +1,5 @@
 // The studio's worker side, without the worker: every UiToWorker message except 'gpu/probe' is handled here, by
-// the modules beside it (base, dataset, runs + scheduler, trajectory, compare, files, project-folder).
+// the modules beside it (base, dataset, runs + scheduler, trajectory, compare, files, extract, project-folder).
 // studio.worker.ts wires it to postMessage and the browser's GPU; tests drive it in Node with Dawn and fake-indexeddb.
 import type { GpuContext } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
@@ -12,6 +12,7 @@ import { BaseLoadError, loadStudioBase, releaseBase, type Fetch, type OnnxEncode
 import { compareSample, type ColumnSpec, type Scorer } from './compare';
 import { datasetKeyOf, StudioDataset } from './dataset';
 import { message, StudioFiles } from './files';
+import { FineTuneExtractor } from './extract';
 import type { ImageEncoder } from './images';
 import type { KeyValueStore } from './kv';
 import { Mutex } from './lock';
@@ -61,6 +62,8 @@ export class Studio {
   /** Bumped by every explicit dataset request, so an automatic restore never overrides the user's choice. */
   private dataGeneration = 0;
   readonly files: StudioFiles;
+  /** Files → "A full fine-tune as a LoRA" (extract.ts). */
+  private readonly extractor: FineTuneExtractor;
   /** The project kept in a folder the user picked (project-folder.ts), following every write to storage. */
   readonly folder: ProjectFolder;
 
@@ -93,6 +96,15 @@ export class Studio {
       runs: this.runs,
       post: deps.post,
       imageEncoder: deps.imageEncoder,
+    });
+    this.extractor = new FineTuneExtractor({
+      base: () => this.base(),
+      currentBase: () => this.currentBase,
+      engine: () => this.enginePromise,
+      lock: this.lock,
+      post: deps.post,
+      files: this.files,
+      yieldToEvents: deps.yieldToEvents,
     });
     this.folder = new ProjectFolder({
       kv: deps.kv,
@@ -221,7 +233,9 @@ export class Studio {
       case 'lora/export':
         return this.files.exportLora(m.runId, m.naming, m.dtype);
       case 'lora/import':
-        return this.files.importLora(m.name, new Uint8Array(m.bytes));
+        return void (await this.files.importLora(m.name, new Uint8Array(m.bytes)));
+      case 'lora/extract':
+        return this.extractor.extract(m);
       case 'project/export':
         return this.files.exportProject();
       case 'project/import':

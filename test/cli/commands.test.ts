@@ -1,9 +1,9 @@
 // The commands on a user's own folder, on the tiny preset: `train` keeps a held-out split, `compare` reports on
 // it without the built-in evaluator, and `sample` draws a LoRA trained by `train`, exported and re-imported
 // through the studio's import, on the user's prompts, one grid column per model; bad input refused.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseLoraSpec, runCommand } from '../../src/cli/main';
 import { decodePng } from '../../src/data/ingest/png-decode';
@@ -12,6 +12,7 @@ import { readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
 import { importLora } from '../../src/io/lora-format';
 import { PRESETS } from '../../src/model/config';
 import { rgbPng, writeDataset, type FileSpec } from '../data/ingest/fixtures';
+import { shardedFiles } from '../io/tuned-fixtures';
 
 const quiet = async ([command, ...argv]: string[]): Promise<number> => {
   const [log, warn, write] = [console.log, console.warn, process.stderr.write.bind(process.stderr)];
@@ -110,6 +111,19 @@ describe('extract-lora', () => {
     expect((await untouched.B.toArray()).every((x) => x === 0)).toBe(true);
     back.set.release();
     await expect(quiet(['extract-lora', '--base', base, '--tuned', join(dir, 'nope.safetensors'), '--out', lora])).rejects.toThrow(/no such file/);
+
+    // The reference trainer's output folder, sharded with its index: the same LoRA; a shard missing is named.
+    for (const [path, bytes] of shardedFiles(tensors, 3, 'out/transformer')) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), bytes);
+    }
+    const fromFolder = join(dir, 'from-folder.safetensors');
+    expect(await quiet(['extract-lora', '--base', base, '--tuned', join(dir, 'out'), '--rank', '2', '--targets', 'attn.to_q,attn.to_k', '--out', fromFolder])).toBe(0);
+    const [a, b] = [readSafetensors(new Uint8Array(readFileSync(lora))), readSafetensors(new Uint8Array(readFileSync(fromFolder)))];
+    for (const [k, t] of a.tensors) expect(b.tensors.get(k)!.data, k).toEqual(t.data);
+    expect(JSON.parse(b.metadata.extraction)).toMatchObject({ tuned: 'out', rank: 2 });
+    rmSync(join(dir, 'out/transformer/diffusion_pytorch_model-00003-of-00003.safetensors'));
+    await expect(quiet(['extract-lora', '--base', base, '--tuned', join(dir, 'out'), '--out', fromFolder])).rejects.toThrow(/shard\(s\) that were not picked: diffusion_pytorch_model-00003-of-00003\.safetensors\. Pick the whole transformer folder/);
   });
 });
 

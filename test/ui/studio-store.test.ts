@@ -49,6 +49,30 @@ describe('studio store', () => {
     useStudioStore.setState(initialStudioState, true);
   });
 
+  it('a full fine-tune imported as a LoRA: running, progress, then the result listed with the imports; or the problem', () => {
+    const sent: Array<{ type: string }> = [];
+    connectStudio((m) => sent.push(m));
+    studio.extractLora('run', [], 8, ['attn.to_q']);
+    expect(sent.at(-1)).toMatchObject({ type: 'lora/extract', name: 'run', rank: 8, targets: ['attn.to_q'] });
+    expect(useStudioStore.getState().extraction).toMatchObject({ running: 'run', progress: null, result: null, error: null });
+    const summary = { rank: 8, modules: 2, min: 0.5, mean: 0.75, worst: [{ module: 'b', energyKept: 0.5, rank: 8 }] };
+    const modules = [{ module: 'a', energyKept: 1, rank: 8 }, summary.worst[0]];
+    useStudioStore.setState((s) =>
+      [
+        { type: 'lora/extract-progress', done: 1, total: 2, module: 'a' },
+        { type: 'lora/imported', runId: 'import-1', warnings: [], name: 'run (rank 8)' },
+        { type: 'lora/extracted', runId: 'import-1', name: 'run (rank 8)', source: 'run/transformer', summary, modules },
+      ].reduce((st, m) => reduceStudio(st, m as WorkerToUi), s),
+    );
+    const s = useStudioStore.getState();
+    expect(s.imports['import-1']).toEqual({ id: 'import-1', name: 'run (rank 8)', warnings: [] });
+    expect(s.lora.imported).toBeNull(); // the extraction has its own notice
+    expect(s.extraction).toMatchObject({ running: null, progress: null, error: null, result: { runId: 'import-1', summary } });
+    const failed = reduceStudio({ ...s, extraction: { ...s.extraction, running: 'x' } }, { type: 'lora/extract-error', message: 'bad', advice: 'pick again' });
+    expect(failed.extraction).toMatchObject({ running: null, error: { message: 'bad', advice: 'pick again' } });
+    useStudioStore.setState(initialStudioState, true);
+  });
+
   it('the comparison recipe (first screen, npm run demo) is a valid SOAR config with a cheaper K', () => {
     expect(validateTrainConfig({ ...COMPARISON_RECIPE, method: 'soar' })).toEqual([]);
     expect(COMPARISON_RECIPE.trajectory_length).toBeLessThan(DEFAULT_TRAIN.trajectory_length);
