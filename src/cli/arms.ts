@@ -77,7 +77,7 @@ export async function trainArm(
 
 /** One markdown table row per sampling step count. */
 export function evalRows(r: ArmResult): string[] {
-  return r.eval.byStep.map((s, i) => `| ${r.label} | ${s.steps} | ${s.overall.toFixed(3)} | ${s.novel.toFixed(3)} | ${s.inDistribution.toFixed(3)} | ${r.eval.drift[i].final.toFixed(4)} |`);
+  return r.eval.byStep.map((s, i) => `| ${r.label} | ${s.steps} | ${s.overall.toFixed(3)} | ${s.novel.toFixed(3)} | ${s.inDistribution.toFixed(3)} | ${r.eval.drift[i]?.final.toFixed(4) ?? '–'} |`);
 }
 
 /** The JSON form of a result: everything but the images. */
