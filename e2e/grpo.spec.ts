@@ -1,6 +1,7 @@
 // Flow-GRPO in the browser with the real worker on SwiftShader: the third method in the run form, a short run on
 // the tiny base (the toy reward, so groups differ even on a random base), reward curves with points, the watched
-// run's sampled groups as images with their rewards and advantages, and its LoRA exported with the method named.
+// run's sampled groups as images with their rewards and advantages, and its LoRA exported with the method named;
+// then "SOAR, then Flow-GRPO": a Flow-GRPO run started from a finished SOAR run's LoRA.
 import { expect, test } from '@playwright/test';
 import { E2E_ORIGIN } from './browsers';
 import { canvasStats, expectOnlyOwnOrigin, parseSafetensors, setField, SHOTS, studioState, watch } from './helpers';
@@ -68,6 +69,28 @@ test('Flow-GRPO: train a short run, watch its groups and rewards, export its LoR
   const path = await download.path();
   const { metadata } = parseSafetensors(new Uint8Array(await (await import('node:fs/promises')).readFile(path!)));
   expect(metadata.method).toBe('grpo');
+
+  // "SOAR, then Flow-GRPO": a short SOAR run, then a Flow-GRPO run on top of its LoRA; the card says so and the
+  // exported file holds both (stacked ranks).
+  await page.getByTestId('method-soar').click();
+  await setField(page, 'max_train_steps', 2);
+  await page.getByTestId('train').click();
+  const soar = page.locator('[data-testid=run][data-method=soar]');
+  await expect(soar).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  const soarId = (await soar.getAttribute('data-run-id'))!;
+  await page.getByTestId('method-grpo').click();
+  await setField(page, 'start_from', soarId);
+  await expect(page.getByTestId('config-errors')).toHaveCount(0);
+  await page.getByTestId('train').click();
+  const chained = page.locator(`[data-testid=run][data-method=grpo]:not([data-run-id="${id}"])`);
+  await expect(chained.getByTestId('run-start-from')).toHaveText('started from SOAR 1 (SOAR, step 2)');
+  await expect(chained).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  const chainedId = (await chained.getAttribute('data-run-id'))!;
+  await page.getByTestId('export-run').selectOption(chainedId);
+  const [chainedDownload] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('export-lora').click()]);
+  const chainedMeta = parseSafetensors(new Uint8Array(await (await import('node:fs/promises')).readFile((await chainedDownload.path())!))).metadata;
+  expect(chainedMeta).toMatchObject({ method: 'grpo', started_from: 'SOAR 1 (SOAR, step 2)' });
+  expect(Number(chainedMeta.lora_rank)).toBe(2 * Number(await studioState<number>(page, `s.runs[${JSON.stringify(chainedId)}].config.rank`)));
 
   expect(seen.pageErrors).toEqual([]);
   expectOnlyOwnOrigin(seen.requests, E2E_ORIGIN);

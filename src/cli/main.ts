@@ -6,7 +6,7 @@
 //   sample     --base DIR --prompt "..." [--prompts-file F] [--lora FILE[:weight] ...] [--seed N --steps N --cfg W --count N] --out grid.png
 // Every command prints what it did; errors say what was wrong and exit non-zero.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { closeNodeGpu, nodeGpu } from '../gpu/node';
 import { Gpu } from '../gpu/runtime';
 import { Engine } from '../tensor/engine';
@@ -17,6 +17,7 @@ import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
+import { loadRound, saveRound } from './round-file';
 import { gridPng } from '../codec/png';
 import { concatFloats } from '../codec/concat';
 import { linePlotPng } from '../codec/plot';
@@ -34,7 +35,8 @@ import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS } from '../model/lora';
 import { SafetensorsError } from '../codec/safetensors';
 import { tunedFilesAt } from '../io/node-byte-source';
 import { openTunedTransformer, TunedInputError } from '../io/tuned-transformer';
-import { extractLoraFromTuned, summarizeEnergy } from '../io/tuned-to-lora';
+import { extractLoraFromFiles, summarizeEnergy } from '../io/tuned-to-lora';
+import { openExtractionBase, type ExtractionBase } from '../io/extraction-base';
 import { parseArgs, type Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { armJson, evalRows, evaluateBase, trainArm, type ArmResult } from './arms';
@@ -57,8 +59,9 @@ export const USAGE = `usage: npm run soar -- <command> [options]
   sample    --base DIR --prompt "a red circle" [--prompt ... | --prompts-file FILE] [--lora FILE[:weight] ...] [--count 1 --seed 0 --steps 20 --cfg 4.5] --out grid.png
             one column per model (base, each LoRA, all together), one row per prompt and seed; [--trajectory strip.png]
   eval      --base DIR [--checkpoint RUN/checkpoint.safetensors] [--prompts 24 --eval-steps 10,20,40 --cfg 4.5] --out report.json
-  extract-lora --base DIR --tuned transformer.safetensors|TRANSFORMER_DIR [--rank 8 --method soar --targets attn.to_q,...] --out lora.safetensors
-            a full fine-tune (e.g. the reference trainer's) as a LoRA: truncated SVD of each module's weight difference
+  extract-lora --base DIR|transformer.safetensors|TRANSFORMER_DIR --tuned transformer.safetensors|TRANSFORMER_DIR [--rank 8 --method soar --targets attn.to_q,...] --out lora.safetensors
+            a full fine-tune (e.g. the reference trainer's) as a LoRA: truncated SVD of each module's weight difference;
+            --base is a base bundle or the diffusers transformer it started from; both are read by range, a tensor at a time
   compare   --base DIR --data builtin:clean[:COUNT] --steps N [training flags] [--prompts 24 --eval-steps 10,20,40] --out DIR
             SFT and SOAR LoRAs from the same base, seed and data; evaluator scores, validation loss and drift`;
 
@@ -91,10 +94,13 @@ export const COMMAND_FLAGS: Record<string, { values: readonly string[]; switches
  * `extract-lora`: a full fine-tune (the reference trainer's transformer: one safetensors with diffusers names, or
  * the `transformer/` folder with its shards and index) back as a LoRA of the base: a truncated SVD of each targeted
  * module's weight difference (src/io/tuned-to-lora.ts), with the share of the difference's energy kept per module
- * in extraction.json. The fine-tune is read a tensor at a time, so it may be over Node's 2 GiB file limit.
+ * in extraction.json. The base is a studio bundle folder or a diffusers transformer (src/io/extraction-base.ts).
+ * Both are read a tensor at a time and no model is loaded on the GPU, so either may be over Node's 2 GiB file
+ * limit (SD3.5-Medium's ~5 GB transformer): memory holds about one weight pair.
  */
 async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
-  const base = readBase(engine, args.required('base'));
+  const basePath = args.required('base');
+  if (!existsSync(basePath)) throw new Error(`--base ${JSON.stringify(basePath)}: no such file or folder (a base bundle folder, or the base's diffusers transformer folder or .safetensors)`);
   const tunedPath = args.required('tuned');
   if (!existsSync(tunedPath)) throw new Error(`--tuned ${JSON.stringify(tunedPath)}: no such file or folder (the fine-tuned transformer's .safetensors, or its folder)`);
   const rank = args.int('rank', 8);
@@ -102,34 +108,55 @@ async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
   if (!isMethod(method)) throw new Error(`--method must be one of ${METHOD_IDS.join(', ')} (what trained the fine-tune), got ${method}`);
   const targets = args.string('targets', [...ATTENTION_TARGETS, ...MLP_TARGETS].join(',')).split(',');
   const out = args.required('out');
-  const opened = await tunedFilesAt(tunedPath);
-  let result: Awaited<ReturnType<typeof extractLoraFromTuned>>;
+  /** A refusal of an input, prefixed with the flag that gave it. */
+  const refused = (flag: string, path: string, e: unknown): unknown => {
+    if (e instanceof TunedInputError) return new Error(`${flag} ${path}: ${e.message}. ${e.advice}`);
+    if (e instanceof SafetensorsError || (e instanceof Error && flag === '--base')) return new Error(`${flag} ${path}: ${e.message}`);
+    return e;
+  };
+  const baseFiles = await tunedFilesAt(basePath);
+  let tunedFiles: Awaited<ReturnType<typeof tunedFilesAt>> | null = null;
+  let base: ExtractionBase;
+  let result: Awaited<ReturnType<typeof extractLoraFromFiles>>;
   try {
-    const tuned = await openTunedTransformer(opened.files);
+    base = await openExtractionBase(baseFiles.files, baseName(basePath)).catch((e: unknown) => {
+      throw refused('--base', basePath, e);
+    });
+    tunedFiles = await tunedFilesAt(tunedPath);
+    const tuned = await openTunedTransformer(tunedFiles.files).catch((e: unknown) => {
+      throw refused('--tuned', tunedPath, e);
+    });
     let bar: ProgressBar | null = null;
-    result = await extractLoraFromTuned(engine, base.manifest.config, tuned, base.manifest.id, {
+    // Refusals from here on name the base and the fine-tune in their message.
+    result = await extractLoraFromFiles(engine, base, tuned, {
       rank,
       targets,
       name: 'extracted',
-      baseWeight: (name) => base.model.weights.get(name)!.toArray(),
       onModule: (done, total, module) => (bar ??= new ProgressBar(total, 'extracting')).update(done, module),
+    }).catch((e: unknown) => {
+      throw refused('--tuned', tunedPath, e);
     });
-  } catch (e) {
-    if (e instanceof TunedInputError || e instanceof SafetensorsError) throw new Error(`--tuned ${tunedPath}: ${e.message}${e instanceof TunedInputError ? `. ${e.advice}` : ''}`);
-    throw e;
   } finally {
-    await opened.close();
+    await baseFiles.close();
+    await tunedFiles?.close();
   }
   const { set, modules } = result;
   const summary = summarizeEnergy(modules, rank);
   const notes = { extraction: JSON.stringify({ tuned: basename(tunedPath), ...summary }) };
-  writeFileSync(out, await exportLora(set, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method, steps: 0, notes }));
+  writeFileSync(out, await exportLora(set, { baseModelId: base.id, baseModelHash: base.hash, method, steps: 0, notes }));
   const reportPath = out.replace(/\.safetensors$/, '') + '.extraction.json';
-  writeFileSync(reportPath, JSON.stringify({ base: base.manifest.id, tuned: tunedPath, rank, modules }, null, 1));
+  writeFileSync(reportPath, JSON.stringify({ base: base.id, baseHash: base.hash, tuned: tunedPath, rank, modules }, null, 1));
   const worst = summary.worst[0];
-  console.log(`wrote ${out} (rank ${rank}, ${modules.length} modules) and ${reportPath}; energy kept: mean ${summary.mean.toFixed(4)}, lowest ${worst.energyKept.toFixed(4)} (${worst.module})`);
+  console.log(`wrote ${out} (rank ${rank}, ${modules.length} modules, base ${base.id}) and ${reportPath}; energy kept: mean ${summary.mean.toFixed(4)}, lowest ${worst.energyKept.toFixed(4)} (${worst.module})`);
   set.release();
   return 0;
+}
+
+/** A diffusers base's id when its config.json does not name it: the picked file's or folder's name (`sd35m/transformer`). */
+function baseName(path: string): string {
+  const full = resolve(path);
+  const name = basename(full);
+  return name === 'transformer' ? `${basename(dirname(full))}/transformer` : name;
 }
 
 const COMMANDS: Record<string, (engine: Engine, args: Args) => Promise<number>> = {
@@ -249,7 +276,9 @@ export function flattenReferenceConfig(value: unknown): { config: Partial<TrainC
   for (const [k, v] of Object.entries(value)) {
     if (isObject(v) && !known.has(k)) {
       for (const [sub, x] of Object.entries(v)) {
-        const name = known.has(`${k}_${sub}`) ? `${k}_${sub}` : known.has(sub) ? sub : null;
+        // Flow-GRPO's train.batch_size only sizes a buffer there (its train micro-batch is the round's kept
+        // samples over sample.num_batches_per_epoch), so it is not this trainer's train_batch_size.
+        const name = `${k}.${sub}` === 'train.batch_size' ? null : known.has(`${k}_${sub}`) ? `${k}_${sub}` : known.has(sub) ? sub : null;
         if (name) config[name] = x;
         else ignored.push(`${k}.${sub}`);
       }
@@ -294,14 +323,21 @@ async function train(engine: Engine, args: Args): Promise<number> {
   // Every held-out image counts (up to 32: each costs a forward per validation).
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   const ckPath = join(out, 'checkpoint.safetensors');
+  const roundPath = join(out, 'checkpoint.round.safetensors');
   if (args.flag('resume')) {
     if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist`);
-    trainer.restore(checkpointFromBytes(new Uint8Array(readFileSync(ckPath))));
-    console.log(`resumed at step ${trainer.step}`);
+    const ck = checkpointFromBytes(new Uint8Array(readFileSync(ckPath)));
+    const round = loadRound(roundPath, ck.step);
+    trainer.restore(round ? { ...ck, round } : ck);
+    console.log(`resumed at step ${trainer.step}${round ? ` (in the sampling round that began at step ${round.step})` : ''}`);
   }
   console.log(`training ${cfg.method.toUpperCase()} ${cfg.train_mode} on ${base.manifest.id}: ${data.size} examples, ${cfg.max_train_steps} steps, batch ${cfg.train_batch_size}`);
   const bar = new ProgressBar(cfg.max_train_steps, cfg.method, trainer.step);
-  const save = async () => writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
+  const save = async () => {
+    const ck = await trainer.checkpoint();
+    writeFileSync(ckPath, checkpointToBytes(ck));
+    saveRound(roundPath, ck);
+  };
   await trainer.run(Infinity, (m) => {
     const val = trainer.validation.at(-1);
     bar.update(m.step, stepLine(m, val ? `val ${val.loss.toFixed(4)}` : ''));

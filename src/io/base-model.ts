@@ -61,17 +61,32 @@ export function parseManifest(text: string): BaseModelManifest {
 
 /** 64-bit FNV-1a over the bytes, as 16 hex digits (fast enough for tens of MB; identifies, does not secure). */
 export function contentHash(bytes: Uint8Array): string {
+  return new ContentHash().update(bytes).digest();
+}
+
+/** contentHash fed piece by piece (a file read by range): the same digest as over the concatenated bytes. */
+export class ContentHash {
   // 64-bit state as two 32-bit halves (BigInt per byte would be ~50x slower). Offset basis 0xcbf29ce484222325.
-  let lo = 0x84222325 >>> 0;
-  let hi = 0xcbf29ce4 >>> 0;
-  for (let i = 0; i < bytes.length; i++) {
-    lo ^= bytes[i];
-    // (hi:lo) *= 0x100000001b3 mod 2^64, with 32-bit halves: prime = 2^40 + 0x1b3.
-    const a = lo * 0x1b3;
-    const carry = Math.floor(a / 0x100000000);
-    const newLo = a >>> 0;
-    hi = (Math.imul(hi, 0x1b3) + carry + ((lo << 8) >>> 0)) >>> 0;
-    lo = newLo;
+  private lo = 0x84222325 >>> 0;
+  private hi = 0xcbf29ce4 >>> 0;
+
+  update(bytes: Uint8Array): this {
+    let { lo, hi } = this;
+    for (let i = 0; i < bytes.length; i++) {
+      lo ^= bytes[i];
+      // (hi:lo) *= 0x100000001b3 mod 2^64, with 32-bit halves: prime = 2^40 + 0x1b3.
+      const a = lo * 0x1b3;
+      const carry = Math.floor(a / 0x100000000);
+      const newLo = a >>> 0;
+      hi = (Math.imul(hi, 0x1b3) + carry + ((lo << 8) >>> 0)) >>> 0;
+      lo = newLo;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    return this;
   }
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+
+  digest(): string {
+    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
+  }
 }

@@ -1,13 +1,16 @@
 // A full fine-tune back as a LoRA of the base it started from, for the CLI (extract-lora) and the studio (Files →
 // "A full fine-tune as a LoRA"): each targeted module's ΔW = W_tuned − W_base through the truncated SVD of
 // src/model/lora-extract.ts, with the share of ΔW's energy the rank keeps. Only the targeted weights are read,
-// one module at a time, so memory stays near one weight pair however large the fine-tune's files are.
+// one module at a time, so memory stays near one weight pair however large the fine-tune's files are. The studio
+// reads the base's weights from the model it has loaded; the CLI reads them from the base's files by range too
+// (extractLoraFromFiles), so neither side is ever held whole.
 import { SafetensorsError } from '../codec/safetensors';
 import type { SD3Config } from '../model/config';
 import { LoraSet, loraModuleNames } from '../model/lora';
 import { parameterSpecs } from '../model/params';
 import { extractLowRank } from '../model/lora-extract';
 import type { Engine } from '../tensor/engine';
+import type { ExtractionBase } from './extraction-base';
 import { TunedInputError, type TensorReader } from './tuned-transformer';
 
 export interface ModuleEnergy {
@@ -89,6 +92,36 @@ async function moduleDelta(tuned: TensorReader, name: string, base: (n: string) 
     }
   }
   return delta;
+}
+
+/**
+ * A fine-tune against a base read from files: the same tensors, name for name and shape for shape (the dtypes may
+ * differ), checked from the headers before a weight is read; the first difference is named, the base's tensors in
+ * their order first, then any the fine-tune has beyond them.
+ */
+export function checkSameTensors(base: TensorReader, baseId: string, tuned: TensorReader): void {
+  const inBase = `the base ${baseId} (${base.description})`;
+  const inTuned = `the fine-tune (${tuned.description})`;
+  const advice = `Pick the fine-tune of this base, or the base it started from: the LoRA is the difference from the weights the fine-tune started from, so every tensor and shape must match.`;
+  for (const name of base.names()) {
+    const [b, t] = [base.entry(name)!, tuned.entry(name)];
+    if (!t) throw new TunedInputError(`${name} is in ${inBase} but not in ${inTuned}: the two are not the same architecture`, advice);
+    if (t.shape.length !== b.shape.length || t.shape.some((d, i) => d !== b.shape[i])) {
+      throw new TunedInputError(`${name} is [${t.shape.join(', ')}] in ${inTuned} and [${b.shape.join(', ')}] in ${inBase}: the fine-tune is of another model`, advice);
+    }
+  }
+  const extra = tuned.names().find((n) => !base.entry(n));
+  if (extra !== undefined) throw new TunedInputError(`${extra} is in ${inTuned} but not in ${inBase}: the two are not the same architecture`, advice);
+}
+
+/**
+ * extractLoraFromTuned with the base read from its files by range too (extract-lora): the two checked tensor by
+ * tensor first, then each module's base weight read when its turn comes, so about one weight pair is in memory
+ * at a time and no model is loaded on the GPU (only the LoRA's factors are there).
+ */
+export async function extractLoraFromFiles(engine: Engine, base: ExtractionBase, tuned: TensorReader, opts: Omit<ExtractOptions, 'baseWeight'>): Promise<{ set: LoraSet; modules: ModuleEnergy[] }> {
+  checkSameTensors(base.weights, base.id, tuned);
+  return extractLoraFromTuned(engine, base.config, tuned, base.id, { ...opts, baseWeight: async (name) => (await base.weights.read(name)).data });
 }
 
 /** The LoRA (alpha = rank, so B·A is ΔW's approximation itself) and each module's energy kept. */

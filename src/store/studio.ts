@@ -321,6 +321,8 @@ export interface NewRun {
   id: string;
   name: string;
   config: TrainConfig;
+  /** A Flow-GRPO run's starting point: the id of a finished SFT or SOAR run (absent: the base). */
+  startFrom?: string;
 }
 
 export const studio = {
@@ -373,7 +375,10 @@ export const studio = {
     set((s) => {
       let next = s;
       for (const r of runs) {
-        next = withRun(next, queuedRun(r, now));
+        // The card names what the run starts from at once (the worker's update says the same).
+        const from = r.startFrom ? s.runs[r.startFrom] : undefined;
+        const startFrom = from ? { runId: from.id, name: from.name, method: from.method, step: from.checkpointStep } : undefined;
+        next = withRun(next, { ...queuedRun(r, now), ...(startFrom ? { startFrom } : {}) });
       }
       return next;
     });

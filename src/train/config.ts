@@ -58,6 +58,14 @@ export interface TrainConfig {
   train_timestep_fraction: number;
   /** Guidance in the trained policy (the gradient flows through both branches). */
   train_cfg: boolean;
+  /**
+   * Micro-batches one sampling round holds, trained in updates of gradient_accumulation_steps each: more than
+   * that makes the round's later updates train on samples of the policy before its earlier ones (off policy;
+   * the importance ratio and its clip act). 0: gradient_accumulation_steps, one update per round (on policy).
+   */
+  sample_num_batches_per_epoch: number;
+  /** Passes the updates make over a sampling round (each pass trains every micro-batch of the round once). */
+  train_num_inner_epochs: number;
   /** The reward by name (src/train/rewards.ts). */
   reward_fn: string;
   // LoRA

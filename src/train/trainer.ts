@@ -21,6 +21,8 @@ import { learningRate, validateTrainConfig, type TrainConfig } from './config';
 import { sampleT, shiftSigma, timestepOf } from './schedule';
 import { methodOf, trainStepFlops } from './methods';
 import type { MethodStep, Prepared, StepContext, TrainingMethod, Unconditional } from './methods/method';
+import { loraFromCheckpoint, loraTensors } from './checkpoint-lora';
+import { releaseRound, snapshotLora, type Round, type RoundCheckpoint } from './round';
 
 export interface TrainingExample {
   /** [C, H, W] in [-1, 1] at the model's resolution. */
@@ -89,6 +91,8 @@ export interface Checkpoint {
   adam: { steps: number[]; m: Float32Array[]; v: Float32Array[]; ema?: Float32Array[] };
   history: StepMetrics[];
   validation: Array<{ step: number; loss: number }>;
+  /** Taken in the middle of an online method's sampling round: what samples that round again (round.ts). */
+  round?: RoundCheckpoint;
 }
 
 export interface TrainerOptions {
@@ -106,6 +110,11 @@ export interface TrainerOptions {
    * each applied step and saved in checkpoints; pretraining samples and ships the average (emaWeights).
    */
   emaDecay?: number;
+  /**
+   * Adapters under the trained LoRA (an earlier stage's, e.g. SOAR before Flow-GRPO): on in every forward of
+   * this trainer, and part of the KL's reference policy. The trainer neither trains nor releases them.
+   */
+  under?: readonly LoraSet[];
 }
 
 /** Fixed seed of the validation draws: the same noise and t for every run and every method. */
@@ -125,6 +134,10 @@ export class Trainer {
   /** Analytic FLOPs of one optimizer step (set at the first step, from the batch's shapes). */
   private stepFlops: number | undefined;
   private stopped: Error | null = null;
+  /** An online method's sampling round whose updates are not all done (round.ts). */
+  private round: Round<HostBatch> | null = null;
+  /** A restored checkpoint's round in progress, sampled again at the next step. */
+  private replay: RoundCheckpoint | null = null;
 
   private constructor(
     readonly engine: Engine,
@@ -194,41 +207,105 @@ export class Trainer {
    */
   async trainStep(opts: { capture?: (r: MethodStep) => void } = {}): Promise<{ metrics: Promise<StepMetrics> }> {
     if (this.stopped) throw this.stopped;
-    const e = this.engine;
     const cfg = this.config;
     const step = this.step;
     const lr = learningRate(cfg, step);
     this.optimizer.hp.lr = lr;
-    const accum = cfg.gradient_accumulation_steps;
+    if (this.method.prepare) return this.onlineStep(opts, step, lr);
     const hostBatches: HostBatch[] = [];
-    for (let a = 0; a < accum; a++) hostBatches.push(await this.nextBatch());
-    const context = (hb: HostBatch): StepContext => ({
+    for (let a = 0; a < cfg.gradient_accumulation_steps; a++) hostBatches.push(await this.nextBatch());
+    return this.recordStep(hostBatches, [], (hb) => this.context(hb, Boolean(opts.capture)), opts, step, lr);
+  }
+
+  private context(hb: HostBatch, capture: boolean): StepContext {
+    return {
       model: this.model,
       adapters: this.adapters(),
       reference: this.adapters().filter((a) => a !== this.lora),
       uncond: this.unconditional(),
       rng: this.rng,
-      capture: Boolean(opts.capture),
+      capture,
       prompts: hb.examples.map((x) => x.caption),
-    });
-    // A method that reads results back before its gradient (online RL: sample, then score) does that first,
-    // outside the step's scope; what it keeps is released after the step.
-    const prepared: Array<Prepared | undefined> = [];
+    };
+  }
+
+  /**
+   * A step of a method that reads results back before its gradient (online RL: sample, then score). It samples
+   * a round of micro-batches when none is under way (outside the step's scope), then trains the update's
+   * gradient_accumulation_steps of them: update u of a round takes its micro-batches u·accum … u·accum +
+   * accum − 1, counted over the round's passes in sampled order. With one update per round (the default) this
+   * is sampling and training the same micro-batches, as before rounds.
+   */
+  private async onlineStep(opts: { capture?: (r: MethodStep) => void }, step: number, lr: number): Promise<{ metrics: Promise<StepMetrics> }> {
+    const round = this.round ?? (this.round = await this.sampleRound());
+    const accum = this.config.gradient_accumulation_steps;
+    const u = step - round.start.step;
+    const picks = Array.from({ length: accum }, (_, a) => round.batches[(u * accum + a) % round.batches.length]);
+    let result: { metrics: Promise<StepMetrics> };
     try {
-      if (this.method.prepare) {
-        for (const hb of hostBatches) {
-          const batch = e.scope(() => this.upload(hb));
-          try {
-            prepared.push(await this.method.prepare(batch, cfg, context(hb)));
-          } finally {
-            for (const t of Object.values(batch)) t.release();
-          }
+      result = await this.recordStep(picks.map((b) => b.host), picks.map((b) => b.prepared), (hb) => this.context(hb, Boolean(opts.capture)), opts, step, lr);
+    } catch (err) {
+      this.endRound(); // the step did not happen: the next one samples afresh
+      throw err;
+    }
+    if (u + 1 >= round.updates) this.endRound();
+    return result;
+  }
+
+  private async sampleRound(): Promise<Round<HostBatch>> {
+    const e = this.engine;
+    const cfg = this.config;
+    const accum = cfg.gradient_accumulation_steps;
+    const shape = this.method.round?.(cfg) ?? { batches: accum, passes: 1 };
+    const updates = (shape.batches * shape.passes) / accum;
+    if (!Number.isInteger(updates) || updates < 1) throw new Error(`a sampling round of ${shape.batches} micro-batches and ${shape.passes} passes does not split into updates of ${accum}`);
+    // Resuming in the middle of a round: sample it again from where it began, with the policy that sampled it.
+    const replay = this.replay;
+    this.replay = null;
+    const resumed = replay ? { rng: this.rng.toJSON(), order: { ...this.order } } : null;
+    if (replay) this.seek(Rng.fromJSON(replay.rng), replay.order);
+    const start = { step: replay?.step ?? this.step, rng: this.rng.toJSON(), order: { ...this.order } };
+    // The later updates move the LoRA; the round keeps the policy it was sampled with (a checkpoint stores it).
+    let policy: Round<HostBatch>['policy'] = null;
+    if (updates > 1 && this.lora) policy = replay ? loraFromCheckpoint(e, this.model.config, cfg, replay, this.lora.name) : snapshotLora(e, this.lora);
+    const adapters = policy ? [...this.adapters().filter((a) => a !== this.lora), policy] : this.adapters();
+    const hosts: HostBatch[] = [];
+    for (let b = 0; b < shape.batches; b++) hosts.push(await this.nextBatch());
+    const batches: Round<HostBatch>['batches'] = [];
+    const round: Round<HostBatch> = { start, batches, updates, policy };
+    try {
+      for (const host of hosts) {
+        const batch = e.scope(() => this.upload(host));
+        try {
+          batches.push({ host, prepared: await this.method.prepare!(batch, cfg, { ...this.context(host, false), adapters }) });
+        } finally {
+          for (const t of Object.values(batch)) t.release();
         }
       }
-      return await this.recordStep(hostBatches, prepared, context, opts, step, lr);
-    } finally {
-      for (const p of prepared) p?.release();
+    } catch (err) {
+      releaseRound(round);
+      throw err;
     }
+    if (resumed) {
+      const now = this.rng.toJSON();
+      if (now.counter !== resumed.rng.counter || this.order.epoch !== resumed.order.epoch || this.order.cursor !== resumed.order.cursor) {
+        releaseRound(round);
+        throw new Error(`the checkpoint's sampling round does not replay to its own state (RNG ${now.counter} vs ${resumed.rng.counter}, data ${this.order.epoch}:${this.order.cursor} vs ${resumed.order.epoch}:${resumed.order.cursor}): it was made with other data or config`);
+      }
+    }
+    return round;
+  }
+
+  private endRound(): void {
+    releaseRound(this.round);
+    this.round = null;
+  }
+
+  /** Sets the RNG and the data order (with its epoch's permutation). */
+  private seek(rng: Rng, order: DataOrder): void {
+    this.rng = rng;
+    this.order = { ...order };
+    this.permutation = epochPermutation(this.data.size, this.config.seed, this.order.epoch);
   }
 
   private async recordStep(
@@ -368,6 +445,8 @@ export class Trainer {
       adam: await this.optimizer.state(),
       history: [...this.history],
       validation: [...this.validation],
+      // In the middle of a round, what samples it again (the policy it was sampled with, where it began).
+      ...(this.round?.policy && this.step > this.round.start.step ? { round: { ...this.round.start, tensors: await loraTensors(this.round.policy) } } : {}),
     };
   }
 
@@ -389,15 +468,16 @@ export class Trainer {
     }
     this.optimizer.load(ck.adam);
     this.step = ck.step;
-    this.rng = Rng.fromJSON(ck.rng);
-    this.order = { ...ck.order };
-    this.permutation = epochPermutation(this.data.size, this.config.seed, this.order.epoch);
+    this.seek(Rng.fromJSON(ck.rng), ck.order);
+    this.endRound();
+    this.replay = ck.round ?? null;
     this.history.splice(0, this.history.length, ...ck.history);
     this.validation.splice(0, this.validation.length, ...ck.validation);
     this.stopped = null;
   }
 
   release(): void {
+    this.endRound();
     this.optimizer.dispose();
     this.uncond?.context.release();
     this.uncond?.pooled.release();
@@ -407,11 +487,12 @@ export class Trainer {
 
   /**
    * The adapters every forward of this trainer uses: its LoRA on top of the model's own (a merged-in adapter
-   * of an earlier stage, a preview's), never another trainer's LoRA of the same method.
+   * of an earlier stage, a preview's) and its `under` ones, never another trainer's LoRA of the same method.
    */
   adapters(): LoraSet[] {
-    if (!this.lora) return this.model.adapters;
-    return [...this.model.adapters.filter((a) => a !== this.lora && a.name !== this.lora!.name), this.lora];
+    const under = this.opts.under ?? [];
+    if (!this.lora) return [...this.model.adapters, ...under];
+    return [...this.model.adapters.filter((a) => a !== this.lora && a.name !== this.lora!.name), ...under, this.lora];
   }
 
   // -------------------------------------------------------------------------- data

@@ -10,6 +10,7 @@ import { METHOD_IDS, METHOD_INFOS, methodLabel, stepCost, type Method } from '..
 import type { FormField } from '../train/methods/method';
 import { loadPref, savePref } from './settings';
 import { Section, useTrainingView } from './Section';
+import { StartFromField, startableRuns } from './StartFromField';
 
 /** A method of the catalog, or SFT and SOAR side by side (the comparison the studio is for). */
 export type MethodChoice = Method | 'both';
@@ -134,10 +135,18 @@ export function errorsByField(errors: string[]): Record<string, string> {
   return out;
 }
 
-/** The runs Train starts: one per method, the same seed and hyper-parameters, so the curves are comparable. */
-export function runsFor(method: MethodChoice, config: TrainConfig, counts: Partial<Record<Method, number>>, now = Date.now()): NewRun[] {
+/**
+ * The runs Train starts: one per method, the same seed and hyper-parameters, so the curves are comparable.
+ * `startFrom`: the finished run a Flow-GRPO run trains on top of.
+ */
+export function runsFor(method: MethodChoice, config: TrainConfig, counts: Partial<Record<Method, number>>, now = Date.now(), startFrom: string | null = null): NewRun[] {
   const stamp = now.toString(36);
-  return choiceMethods(method).map((m) => ({ id: `run-${stamp}-${m}`, name: `${methodLabel(m)} ${(counts[m] ?? 0) + 1}`, config: { ...config, method: m } }));
+  return choiceMethods(method).map((m) => ({
+    id: `run-${stamp}-${m}`,
+    name: `${methodLabel(m)} ${(counts[m] ?? 0) + 1}`,
+    config: { ...config, method: m },
+    ...(m === 'grpo' && startFrom ? { startFrom } : {}),
+  }));
 }
 
 /** Runs of each method so far (new runs are numbered on from these). */
@@ -167,7 +176,11 @@ export function RunConfigPanel() {
   const base = useStudioStore((s) => s.base);
   const dataset = useStudioStore((s) => s.dataset);
   const runs = useStudioStore((s) => s.runs);
+  const runOrder = useStudioStore((s) => s.runOrder);
   const gpuLost = useStudioStore((s) => s.gpuLost);
+  const startable = useMemo(() => startableRuns(runs, runOrder), [runs, runOrder]);
+  const [startFrom, setStartFrom] = useState<string | null>(null);
+  const startId = startable.some((r) => r.id === startFrom) ? startFrom : null;
 
   const config = useMemo(() => configFromForm(form), [form]);
   const errors = useMemo(() => validateTrainConfig(config), [config]);
@@ -188,7 +201,7 @@ export function RunConfigPanel() {
   const applyPreset = (p: Preset) => setForm(formFromConfig(p.method, { ...DEFAULT_TRAIN, ...p.config }, p.id));
 
   const train = () => {
-    studio.startRuns(runsFor(form.method, config, runCounts(Object.values(runs))), form.method === 'both');
+    studio.startRuns(runsFor(form.method, config, runCounts(Object.values(runs)), Date.now(), startId), form.method === 'both');
   };
 
   const selected = choiceMethods(form.method);
@@ -308,6 +321,7 @@ export function RunConfigPanel() {
               <div className="fields">
                 {fields.map(numInput)}
                 {id === 'soar' && select('sde_rollout_type')}
+                {id === 'grpo' && <StartFromField runs={startable} value={startId} onChange={setStartFrom} />}
               </div>
               {id === 'soar' && soarCost}
             </fieldset>
@@ -344,6 +358,7 @@ export function RunConfigPanel() {
           <span className="muted">
             {config.max_train_steps.toLocaleString('en-US')} steps of batch {config.train_batch_size} on {dataset.summary?.count ?? 0} images
             {form.method === 'both' ? ', SFT and SOAR interleaved step by step' : ''}
+            {form.method === 'grpo' && startId ? `, on top of ${runs[startId].name}'s LoRA` : ''}
           </span>
         )}
       </div>

@@ -121,6 +121,11 @@ function RunCard({ run, color, watched }: { run: RunView; color: string; watched
           <span className="tabular muted" data-testid="run-checkpoint">
             {run.checkpointStep > 0 ? `saved at step ${run.checkpointStep}` : 'not saved yet'}
           </span>
+          {run.startFrom && (
+            <span className="small run-start-from" data-testid="run-start-from" data-from={run.startFrom.runId}>
+              started from {run.startFrom.name} ({methodLabel(run.startFrom.method)}, step {run.startFrom.step})
+            </span>
+          )}
           <span className="muted small run-config">
             batch {run.config.train_batch_size} · lr {run.config.learning_rate} · rank {run.config.rank}
             {run.method === 'soar' ? ` · λ ${run.config.lambda_aux} · K ${run.config.trajectory_length}` : ''} · seed {run.config.seed}

@@ -117,12 +117,13 @@ export function bundleReadme(cfg: TrainConfig, i: ReadmeInfo): string {
       'the base, reporting how much of it each module keeps): in the studio, Files → "A full fine-tune as a LoRA" ' +
       '(pick `$OUT/transformer/`, sharded or not), or on the command line:',
     '',
-    `    npm run soar -- extract-lora --base BASE_DIR --tuned $OUT/transformer --rank 8 --out lora.safetensors`,
+    `    npm run soar -- extract-lora --base "$MODEL" --tuned $OUT/transformer --rank 8 --out lora.safetensors`,
     '',
     'then "Import a LoRA…" in the studio\'s Files panel (`lora.extraction.json` has the energy kept per module). ' +
-      'BASE_DIR (or the studio\'s loaded base) must hold the same SD3.5-Medium transformer the run started from: the ' +
-      'difference is taken against it, and the LoRA applies to that base only, not to the studio\'s small built-in ' +
-      'one. The fine-tune is read one tensor at a time, so its size (~5 GB) is no obstacle.',
+      '`--base` (the SD3.5-Medium folder the run started from, or its `transformer/`; in the studio, the loaded base) ' +
+      'must hold the same transformer the run started from: the difference is taken against it, and the LoRA applies ' +
+      'to that base only, not to the studio\'s small built-in one. Both are read one tensor at a time, so their size ' +
+      '(~5 GB each) is no obstacle.',
     '',
   ].join('\n');
 }

@@ -23,7 +23,8 @@ export type Scorer = (prompts: readonly string[], images: readonly Float32Array[
 export interface ColumnSpec {
   label: string;
   runId: string | null;
-  lora: LoraSet | null;
+  /** The adapters of the column's model (none: the base; a run that started from another: that one's, then its own). */
+  loras: LoraSet[];
 }
 
 export interface CompareDeps {
@@ -57,7 +58,7 @@ export async function compareSample(deps: CompareDeps, req: CompareRequest, colu
   deps.onProgress?.(0, columns.length);
   for (const col of columns) {
     const result = await deps.lock.run(() =>
-      withAdapters(model, col.lora ? [col.lora] : [], async () => {
+      withAdapters(model, col.loras, async () => {
         const r = engine.scope(() => {
           const rng = new Rng(req.seed);
           const z1 = concat(req.prompts.map(() => rng.randn(engine, [1, C, R, R], 'z1')), 0);

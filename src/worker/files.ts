@@ -4,6 +4,7 @@
 import type { Engine } from '../tensor/engine';
 import { exportLora, importLora } from '../io/lora-format';
 import type { LoraSet } from '../model/lora';
+import { stackLoras } from '../model/lora-stack';
 import { isMethod, type Method } from '../train/methods/catalog';
 import type { StudioBase } from './base';
 import { buildBundle, BundleError, type BundleOptions } from './bundle';
@@ -78,6 +79,7 @@ export class StudioFiles {
   }
 
   async exportLora(id: string, naming: 'peft' | 'kohya', dtype: 'F32' | 'F16'): Promise<void> {
+    let stacked: LoraSet | null = null;
     try {
       const { info } = await this.ctx.base();
       const imp = this.imports.get(id);
@@ -100,11 +102,24 @@ export class StudioFiles {
         method = job.record.method;
         steps = job.trainer?.step ?? job.record.checkpointStep;
         config = job.record.config;
+        const from = job.record.startFrom;
+        if (from) {
+          // The run trained on top of another run's LoRA: the file holds both, stacked, so that applied to the
+          // base alone it is the model the run trained.
+          const adapters = await job.adapters();
+          const engine = await this.ctx.engine();
+          stacked = await this.ctx.lock.run(() => stackLoras(engine, set.name, adapters));
+          set = stacked;
+          config = { ...job.record.config, rank: set.config.rank, lora_alpha: set.config.alpha, lora_targets: set.config.targets };
+          notes = { started_from: `${from.name} (${from.method.toUpperCase()}, step ${from.step})`, stacked: `that run's LoRA (rank ${adapters[0].config.rank}) and this run's (rank ${job.record.config.rank}), stacked` };
+        }
       }
       const bytes = await this.ctx.lock.run(() => exportLora(set, { baseModelId: info.id, baseModelHash: this.ctx.currentBase()?.base.manifest.transformer_hash ?? '', method, config, steps, notes }, { naming, dtype }));
       this.download(`${slug(name)}-${method}-step${steps}${naming === 'kohya' ? '-kohya' : ''}.safetensors`, 'application/octet-stream', bytes);
     } catch (e) {
       this.ctx.post({ type: 'lora/error', message: `The LoRA could not be exported: ${message(e)}` });
+    } finally {
+      stacked?.release();
     }
   }
 

@@ -13,6 +13,14 @@ import type { Checkpoint } from '../train/trainer';
 import type { KeyValueStore } from './kv';
 import type { RunSummary } from './protocol';
 
+/** The LoRA a run starts from, copied when the run started (its source may train on, or be deleted). */
+export interface StartLora {
+  rank: number;
+  alpha: number;
+  targets: string[];
+  tensors: Checkpoint['tensors'];
+}
+
 export interface RunRecord extends RunSummary {
   /** The base the run trains on (BaseInfo.id): a run resumes only on the same base. */
   baseId: string;
@@ -20,6 +28,8 @@ export interface RunRecord extends RunSummary {
   datasetKey: string;
   /** Runs started together with interleave: true share a group id (resumed together, round-robin). */
   group: string | null;
+  /** With `startFrom`: that run's LoRA, kept with this run so a resume starts from the same one. */
+  startLora?: StartLora;
 }
 
 export type StoredDataset =

@@ -2,16 +2,22 @@
 //   tensors   run<i>/param/<name>     the run's LoRA tensors (checkpoint names: <module>.lora_A / .lora_B)
 //             run<i>/adam.m/<j>       Adam first moments (same order as the checkpoint's parameters)
 //             run<i>/adam.v/<j>       Adam second moments
+//             run<i>/round/<name>     a checkpoint in the middle of a sampling round (Flow-GRPO): the LoRA that
+//                                     sampled the round (src/train/round.ts)
+//             run<i>/start/<name>     the LoRA a run started from (record.startLora, its tensors as shapes)
 //   __metadata__ (strings, as safetensors requires)
 //             format    'soar-studio-project/1'
 //             base      JSON BaseInfo of the base the runs were trained on
 //             runs      JSON array, per run: { record: RunRecord (config, status, history, validation, ...),
-//                       checkpoint: { step, rng, order, adam_steps, history, validation } | null }
+//                       checkpoint: { step, rng, order, adam_steps, history, validation, round? } | null }
+//                       round: { step, rng, order, tensors: shapes } where the round began
 // Runs without a checkpoint (never stepped) carry no tensors. Importing gives the runs new ids when theirs are
 // taken; they come back paused at their checkpoint step (resume needs the same base and dataset).
 import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../codec/safetensors';
 import { JsonObject, parseJson, show, type Fail } from '../codec/json';
-import { checkCheckpointTensors, readCheckpointState, readHistory, readTrainConfig, readValidation } from '../io/checkpoint-check';
+import { checkCheckpointTensors, nonFiniteIndex, readCheckpointState, readHistory, readTrainConfig, readValidation } from '../io/checkpoint-check';
+import { METHOD_IDS } from '../train/methods/catalog';
+import type { RoundCheckpoint } from '../train/round';
 import type { Checkpoint } from '../train/trainer';
 import type { RunRecord } from './persistence';
 import type { BaseInfo, RunSummary } from './protocol';
@@ -25,19 +31,35 @@ export interface ProjectRun {
 
 interface RunMeta {
   record: RunRecord;
-  checkpoint: { step: number; rng: Checkpoint['rng']; order: Checkpoint['order']; adam_steps: number[]; history: Checkpoint['history']; validation: Checkpoint['validation']; tensors: Record<string, number[]> } | null;
+  checkpoint: {
+    step: number;
+    rng: Checkpoint['rng'];
+    order: Checkpoint['order'];
+    adam_steps: number[];
+    history: Checkpoint['history'];
+    validation: Checkpoint['validation'];
+    tensors: Record<string, number[]>;
+    round?: Omit<RoundCheckpoint, 'tensors'> & { tensors: Record<string, number[]> };
+  } | null;
 }
+
+const shapesOf = (tensors: Checkpoint['tensors']) => Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
 
 export function projectToBytes(base: BaseInfo | null, runs: readonly ProjectRun[]): Uint8Array {
   const tensors = new Map<string, TensorToWrite>();
   const metas: RunMeta[] = runs.map((run, i) => {
+    const start = run.record.startLora;
+    if (start) for (const [name, t] of Object.entries(start.tensors)) tensors.set(`run${i}/start/${name}`, t);
+    // The tensors travel as safetensors entries; the JSON keeps their shapes.
+    const record = start ? ({ ...run.record, startLora: { ...start, tensors: shapesOf(start.tensors) } } as unknown as RunRecord) : run.record;
     const ck = run.checkpoint;
-    if (!ck) return { record: run.record, checkpoint: null };
+    if (!ck) return { record, checkpoint: null };
     for (const [name, t] of Object.entries(ck.tensors)) tensors.set(`run${i}/param/${name}`, t);
     ck.adam.m.forEach((m, j) => tensors.set(`run${i}/adam.m/${j}`, { shape: [m.length], data: m }));
     ck.adam.v.forEach((v, j) => tensors.set(`run${i}/adam.v/${j}`, { shape: [v.length], data: v }));
+    if (ck.round) for (const [name, t] of Object.entries(ck.round.tensors)) tensors.set(`run${i}/round/${name}`, t);
     return {
-      record: run.record,
+      record,
       checkpoint: {
         step: ck.step,
         rng: ck.rng,
@@ -45,7 +67,8 @@ export function projectToBytes(base: BaseInfo | null, runs: readonly ProjectRun[
         adam_steps: ck.adam.steps,
         history: ck.history,
         validation: ck.validation,
-        tensors: Object.fromEntries(Object.entries(ck.tensors).map(([k, t]) => [k, t.shape])),
+        tensors: shapesOf(ck.tensors),
+        ...(ck.round ? { round: { step: ck.round.step, rng: ck.round.rng, order: ck.round.order, tensors: shapesOf(ck.round.tensors) } } : {}),
       },
     };
   });
@@ -88,10 +111,10 @@ function readBase(v: unknown, fail: Fail): BaseInfo | null {
   return o.value as unknown as BaseInfo;
 }
 
-function readRecord(o: JsonObject, fail: Fail): RunRecord {
+function readRecord(o: JsonObject, i: number, files: Map<string, LoadedTensor>, fail: Fail): RunRecord {
   o.str('id');
   o.str('name');
-  o.oneOf('method', ['sft', 'soar']);
+  o.oneOf('method', METHOD_IDS);
   readTrainConfig(o.value.config, `${o.path}.config`, fail);
   o.oneOf('status', STATUSES);
   o.int('step');
@@ -107,11 +130,31 @@ function readRecord(o: JsonObject, fail: Fail): RunRecord {
   o.str('baseId');
   o.str('datasetKey');
   if (o.has('group') && o.value.group !== null) o.str('group');
-  return o.value as unknown as RunRecord;
+  const record = o.value as unknown as RunRecord;
+  if (o.has('startFrom')) {
+    const f = o.obj('startFrom');
+    f.str('runId');
+    f.str('name');
+    f.oneOf('method', METHOD_IDS);
+    f.int('step');
+    const l = o.obj('startLora');
+    const shapes = l.obj('tensors');
+    const tensors: Checkpoint['tensors'] = {};
+    for (const name of Object.keys(shapes.value)) {
+      const shape = shapes.intList(name);
+      const t = files.get(`run${i}/start/${name}`) ?? fail(`the file lacks tensor ${show(`run${i}/start/${name}`)}`);
+      if (shape.length !== t.shape.length || shape.some((d, k) => d !== t.shape[k])) fail(`${shapes.path}.${show(name)} is [${shape.join(', ')}], its tensor [${t.shape.join(', ')}]`);
+      const bad = nonFiniteIndex(t.data);
+      if (bad >= 0) fail(`tensor ${show(`run${i}/start/${name}`)} has NaN or infinite values (the first at index ${bad})`);
+      tensors[name] = { shape: t.shape, data: t.data };
+    }
+    record.startLora = { rank: l.int('rank', 1), alpha: l.num('alpha'), targets: l.strList('targets'), tensors };
+  }
+  return record;
 }
 
 function readRun(meta: JsonObject, i: number, files: Map<string, LoadedTensor>, fail: Fail): ProjectRun {
-  const record = readRecord(meta.obj('record'), fail);
+  const record = readRecord(meta.obj('record'), i, files, fail);
   if (meta.value.checkpoint === null || !meta.has('checkpoint')) return { record, checkpoint: null };
   const c = meta.obj('checkpoint');
   const state = readCheckpointState(c.value, c.path, fail);
@@ -128,5 +171,25 @@ function readRun(meta: JsonObject, i: number, files: Map<string, LoadedTensor>, 
   const adam = { steps, m: steps.map((_, j) => tensor(`run${i}/adam.m/${j}`).data), v: steps.map((_, j) => tensor(`run${i}/adam.v/${j}`).data) };
   checkCheckpointTensors(tensors, adam, c.path, fail);
   const { step, rng, order, history, validation } = state;
-  return { record, checkpoint: { config: record.config, step, rng, order, tensors, adam, history, validation } };
+  const round = c.has('round') ? readRound(c.obj('round'), i, tensors, step, files, fail) : null;
+  return { record, checkpoint: { config: record.config, step, rng, order, tensors, adam, history, validation, ...(round ? { round } : {}) } };
+}
+
+/** A checkpoint's round in progress: where it began (before the checkpoint) and a LoRA of the checkpoint's shapes. */
+function readRound(o: JsonObject, i: number, params: Checkpoint['tensors'], step: number, files: Map<string, LoadedTensor>, fail: Fail): RoundCheckpoint {
+  // The RNG and data order as a checkpoint's (its validation), with the round's own step.
+  const state = readCheckpointState({ step: o.value.step, rng: o.value.rng, order: o.value.order, adam_steps: [], history: [], validation: [] }, o.path, fail);
+  if (state.step > step) fail(`${o.path}.step ${state.step} is after the checkpoint's step ${step}`);
+  const tensors: RoundCheckpoint['tensors'] = {};
+  const shapes = o.obj('tensors');
+  const names = Object.keys(shapes.value);
+  if (names.length !== Object.keys(params).length || names.some((n) => !params[n])) fail(`${shapes.path} must name the checkpoint's tensors`);
+  for (const name of names) {
+    const t = files.get(`run${i}/round/${name}`) ?? fail(`the file lacks tensor ${show(`run${i}/round/${name}`)}`);
+    if (t.data.length !== params[name].data.length) fail(`${shapes.path}.${show(name)} has ${t.data.length} values, the checkpoint's ${params[name].data.length}`);
+    const bad = nonFiniteIndex(t.data);
+    if (bad >= 0) fail(`tensor ${show(`run${i}/round/${name}`)} has NaN or infinite values (the first at index ${bad})`);
+    tensors[name] = { shape: t.shape, data: t.data };
+  }
+  return { step: state.step, rng: state.rng, order: state.order, tensors };
 }

@@ -53,6 +53,18 @@ export interface DatasetSummary {
 
 export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'stopped' | 'error';
 
+/**
+ * The finished run a Flow-GRPO run starts from ("SOAR, then Flow-GRPO"): its LoRA, as it was when the run
+ * started, stays on under the one trained (the base the new run improves, and its KL's reference).
+ */
+export interface StartFrom {
+  runId: string;
+  name: string;
+  method: Method;
+  /** The step its LoRA was taken at. */
+  step: number;
+}
+
 export interface RunSummary {
   id: string;
   name: string;
@@ -66,6 +78,8 @@ export interface RunSummary {
   validation: Array<{ step: number; loss: number }>;
   error?: { message: string; advice: string };
   createdAt: number;
+  /** The run whose LoRA this one starts from (absent: the base). */
+  startFrom?: StartFrom;
 }
 
 /** A run as it is before its first step: what the UI shows at once and what the worker records. */
@@ -154,7 +168,8 @@ export type UiToWorker =
   /** Edit one caption (the dropped files are never modified; the edit lives in the studio's copy). */
   | { type: 'data/caption'; id: string; caption: string }
   /** Start runs (method 'both' is expanded by the UI into an SFT and a SOAR run, interleaved step by step). */
-  | { type: 'run/start'; runs: Array<{ id: string; name: string; config: TrainConfig }>; interleave: boolean }
+  /** `startFrom`: the id of a finished SFT or SOAR run whose LoRA a Flow-GRPO run trains on top of. */
+  | { type: 'run/start'; runs: Array<{ id: string; name: string; config: TrainConfig; startFrom?: string }>; interleave: boolean }
   | { type: 'run/pause'; id: string }
   | { type: 'run/resume'; id: string }
   | { type: 'run/stop'; id: string }

@@ -3,7 +3,7 @@
 // active, metrics read back a step late, validation and checkpoints on their schedule. RunManager (runs.ts) owns
 // the jobs and does what happens at pause/stop/done/error.
 import type { LoraSet } from '../model/lora';
-import { loraFromCheckpoint } from '../train/checkpoint-lora';
+import { loraFromCheckpoint, loraFromTensors } from '../train/checkpoint-lora';
 import { Trainer, type StepMetrics } from '../train/trainer';
 import { StorageError, type RunRecord } from './persistence';
 import type { RunManager } from './runs';
@@ -20,6 +20,8 @@ export class RunJob implements Job {
   trainer: Trainer | null = null;
   /** The LoRA rebuilt from the checkpoint, for compare/export of a run that has no trainer in memory. */
   private stored: LoraSet | null = null;
+  /** The LoRA of the run this one starts from (record.startLora), under its own in every use. */
+  private under: LoraSet | null = null;
   private pending: Promise<StepMetrics> | null = null;
   /** Wall ms of this run's recent steps: step number → ms (see timeStep). */
   private durations = new Map<number, number>();
@@ -184,8 +186,9 @@ export class RunJob implements Job {
     if (dataset.key !== r.datasetKey) throw new Error(`run "${r.name}" was trained on another dataset (${r.datasetKey}) than the one loaded (${dataset.key}): load that dataset again to continue it exactly`);
     const engine = this.runs.world.engine();
     const ck = await this.runs.world.storage.loadCheckpoint(this.id, this.record.name);
+    const under = await this.underLora();
     const trainer = await this.runs.world.lock.run(async () => {
-      const t = await Trainer.create(engine, base.model, base.embeddings, dataset.trainingData(), r.config);
+      const t = await Trainer.create(engine, base.model, base.embeddings, dataset.trainingData(), r.config, { under: under ? [under] : [] });
       if (ck && ck.step > 0) t.restore(ck);
       return t;
     });
@@ -200,6 +203,21 @@ export class RunJob implements Job {
     r.validation = [...trainer.validation];
     if (rewound) this.runs.update(this);
     return trainer;
+  }
+
+  /** The LoRA this run starts from, built once from its record (null: it starts from the base). */
+  private async underLora(): Promise<LoraSet | null> {
+    const s = this.record.startLora;
+    if (!s || this.under) return this.under;
+    const { base } = await this.runs.world.base();
+    this.under = loraFromTensors(this.runs.world.engine(), base.model.config, this.record.startFrom?.method ?? 'start', { rank: s.rank, alpha: s.alpha, targets: s.targets }, s.tensors);
+    return this.under;
+  }
+
+  /** Every adapter of this run's model, for a preview: the LoRA it started from (if any), then its own. */
+  async adapters(): Promise<LoraSet[]> {
+    const under = await this.underLora();
+    return [...(under ? [under] : []), await this.lora()];
   }
 
   /** The run's LoRA for a preview or an export: the trainer's, else rebuilt from the last checkpoint. */
@@ -220,6 +238,8 @@ export class RunJob implements Job {
     this.trainer?.release();
     this.trainer = null;
     this.releaseStored();
+    this.under?.release();
+    this.under = null;
   }
 
   private releaseStored(): void {

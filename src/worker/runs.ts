@@ -12,6 +12,7 @@
 // never idles on a readback. Before a validation, a checkpoint, a pause or the end, the pending read is awaited
 // so the history is complete up to the trainer's step.
 import type { LoraSet } from '../model/lora';
+import { loraTensors } from '../train/checkpoint-lora';
 import { validateTrainConfig, type TrainConfig } from '../train/config';
 import { NonFiniteLossError } from '../train/trainer';
 import type { Engine } from '../tensor/engine';
@@ -44,7 +45,7 @@ const NAN_ADVICE =
   'learning_rate or max_grad_norm (or fix the data: a broken image can hold NaN), or resume to retry from the checkpoint.';
 
 export function summaryOf(r: RunRecord): RunSummary {
-  const { baseId: _b, datasetKey: _d, group: _g, ...summary } = r;
+  const { baseId: _b, datasetKey: _d, group: _g, startLora: _s, ...summary } = r;
   return structuredClone(summary);
 }
 
@@ -112,7 +113,7 @@ export class RunManager {
 
   // ---------------------------------------------------------------------------------------------- messages
 
-  async start(runs: Array<{ id: string; name: string; config: TrainConfig }>, interleave: boolean): Promise<void> {
+  async start(runs: Array<{ id: string; name: string; config: TrainConfig; startFrom?: string }>, interleave: boolean): Promise<void> {
     const group = `${interleave ? 'i' : 's'}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const fresh: RunJob[] = [];
     let world: { baseId: string; datasetKey: string } | null = null;
@@ -132,6 +133,13 @@ export class RunManager {
         group,
       };
       const problems = worldError ? [worldError] : this.jobs.has(r.id) ? [`a run with id ${r.id} already exists`] : validateTrainConfig(r.config);
+      if (!problems.length && r.startFrom !== undefined) {
+        try {
+          Object.assign(record, await this.startFrom(r.startFrom, r.config, record.baseId));
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
       if (problems.length) {
         record.status = 'error';
         record.error = { message: `Run "${r.name}" cannot start: ${problems.join('; ')}.`, advice: worldError ? 'Load a base model and a dataset first (the Data step), then start the run.' : 'Fix the fields named above and start again.' };
@@ -148,6 +156,27 @@ export class RunManager {
     });
     await this.saveRecordsOrPost();
     this.scheduler.add(fresh, { interleave, chain: group });
+  }
+
+  /**
+   * "SOAR, then Flow-GRPO": a finished SFT or SOAR run's LoRA, copied now so the new run keeps starting from it
+   * (after a reload, or once the source trains on or is deleted).
+   */
+  private async startFrom(sourceId: string, config: TrainConfig, baseId: string): Promise<Pick<RunRecord, 'startFrom' | 'startLora'>> {
+    if (config.method !== 'grpo') throw new Error(`only a Flow-GRPO run starts from another run's LoRA (this one is ${config.method.toUpperCase()})`);
+    const src = this.jobs.get(sourceId);
+    if (!src) throw new Error(`there is no run ${sourceId} to start from`);
+    const s = src.record;
+    if (s.method !== 'sft' && s.method !== 'soar') throw new Error(`a Flow-GRPO run starts from a finished SFT or SOAR run, and "${s.name}" is ${s.method.toUpperCase()}`);
+    if ((s.status !== 'done' && s.status !== 'stopped') || s.checkpointStep === 0) throw new Error(`run "${s.name}" is not finished (${s.status} at step ${s.step}): start from a run that is done or stopped`);
+    if (s.baseId !== baseId) throw new Error(`run "${s.name}" was trained on another base (${s.baseId}): load that base to start from it`);
+    if (s.config.train_mode !== 'lora') throw new Error(`run "${s.name}" trained the whole model, not a LoRA`);
+    const lora = await src.lora();
+    const tensors = await this.world.lock.run(() => loraTensors(lora));
+    return {
+      startFrom: { runId: s.id, name: s.name, method: s.method, step: src.trainer?.step ?? s.checkpointStep },
+      startLora: { rank: s.config.rank, alpha: s.config.lora_alpha, targets: [...s.config.lora_targets], tensors },
+    };
   }
 
   async pause(id: string): Promise<void> {

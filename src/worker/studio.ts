@@ -436,16 +436,16 @@ export class Studio {
     try {
       const { base } = await this.base();
       const engine = await this.enginePromise;
-      const columns: ColumnSpec[] = [{ label: 'base', runId: null, lora: null }];
+      const columns: ColumnSpec[] = [{ label: 'base', runId: null, loras: [] }];
       for (const id of req.runs) {
         const imp = this.files.imported(id);
         if (imp) {
-          columns.push({ label: imp.label, runId: id, lora: imp.set });
+          columns.push({ label: imp.label, runId: id, loras: [imp.set] });
           continue;
         }
         const job = this.runs.get(id);
         if (!job) throw new Error(`there is no run or imported LoRA with id ${id}`);
-        columns.push({ label: `${job.record.method.toUpperCase()} (${job.record.name})`, runId: id, lora: await job.lora() });
+        columns.push({ label: `${job.record.method.toUpperCase()} (${job.record.name})`, runId: id, loras: await job.adapters() });
       }
       const result = await compareSample(
         { engine, base, lock: this.lock, scorer: this.deps.scorer ?? null, onProgress: (done, total) => this.deps.post({ type: 'compare/progress', done, total }) },

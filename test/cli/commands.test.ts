@@ -11,6 +11,8 @@ import { getEngine, rand } from '../tensor/harness';
 import { readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
 import { importLora } from '../../src/io/lora-format';
 import { PRESETS } from '../../src/model/config';
+import { f16ToF32, f32ToF16 } from '../../src/codec/half';
+import { contentHash } from '../../src/io/base-model';
 import { rgbPng, writeDataset, type FileSpec } from '../data/ingest/fixtures';
 import { shardedFiles } from '../io/tuned-fixtures';
 
@@ -124,6 +126,58 @@ describe('extract-lora', () => {
     expect(JSON.parse(b.metadata.extraction)).toMatchObject({ tuned: 'out', rank: 2 });
     rmSync(join(dir, 'out/transformer/diffusion_pytorch_model-00003-of-00003.safetensors'));
     await expect(quiet(['extract-lora', '--base', base, '--tuned', join(dir, 'out'), '--out', fromFolder])).rejects.toThrow(/shard\(s\) that were not picked: diffusion_pytorch_model-00003-of-00003\.safetensors\. Pick the whole transformer folder/);
+  });
+
+  it('takes the base as a diffusers pipeline folder (config.json, F16 shards + index): the same LoRA as from the bundle; a mismatch refused by name', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'soar-extract-diffusers-'));
+    const base = join(dir, 'base');
+    expect(await quiet(['init-base', '--preset', 'tiny', '--seed', '4', '--out', base])).toBe(0);
+    // The bundle's weights rounded to F16 (model.json's hash updated), so that the F16 diffusers copy holds the same values.
+    const file = readSafetensors(new Uint8Array(readFileSync(join(base, 'transformer.safetensors'))));
+    const rounded = new Map([...file.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data, (x) => f16ToF32(f32ToF16(x))) }]));
+    const bytes = writeSafetensors(rounded, {}, 'F32');
+    writeFileSync(join(base, 'transformer.safetensors'), bytes);
+    const manifest = JSON.parse(readFileSync(join(base, 'model.json'), 'utf8')) as { id: string; transformer_hash: string };
+    writeFileSync(join(base, 'model.json'), JSON.stringify({ ...manifest, transformer_hash: contentHash(bytes) }));
+    const write = (files: Map<string, Uint8Array>, root: string) => {
+      for (const [path, b] of files) {
+        mkdirSync(dirname(join(root, path)), { recursive: true });
+        writeFileSync(join(root, path), b);
+      }
+    };
+    const pipeline = join(dir, 'sd3-tiny');
+    write(shardedFiles(rounded, 2, 'transformer', 'F16'), pipeline);
+    writeFileSync(join(pipeline, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusion3Pipeline' }));
+    writeFileSync(join(pipeline, 'transformer', 'config.json'), JSON.stringify({ _class_name: 'SD3Transformer2DModel', _name_or_path: 'test/tiny-sd3', ...PRESETS.tiny.config }));
+    const name = 'transformer_blocks.1.attn.to_k.weight';
+    const [out, inF] = rounded.get(name)!.shape;
+    const [u, v] = [rand(out, 8), rand(inF, 9)]; // a rank-1 change 0.05·u·vᵀ
+    const tuned = new Map([...rounded].map(([k, t]) => [k, k === name ? { shape: t.shape, data: Float32Array.from(t.data, (x, i) => x + 0.05 * u[Math.floor(i / inF)] * v[i % inF]) } : t]));
+    write(shardedFiles(tuned, 3, 'out/transformer'), dir);
+    const args = (b: string, lora: string) => ['extract-lora', '--base', b, '--tuned', join(dir, 'out'), '--rank', '2', '--targets', 'attn.to_q,attn.to_k', '--out', lora];
+    const [fromBundle, fromDiffusers] = [join(dir, 'bundle.safetensors'), join(dir, 'diffusers.safetensors')];
+    expect(await quiet(args(base, fromBundle))).toBe(0);
+    expect(await quiet(args(pipeline, fromDiffusers))).toBe(0);
+    const [a, b] = [readSafetensors(new Uint8Array(readFileSync(fromBundle))), readSafetensors(new Uint8Array(readFileSync(fromDiffusers)))];
+    expect([...b.tensors.keys()]).toEqual([...a.tensors.keys()]);
+    for (const [k, t] of a.tensors) expect(b.tensors.get(k)!.data, k).toEqual(t.data);
+    const changed = [...b.tensors].find(([k]) => k.includes('transformer_blocks.1.attn.to_k.lora_B'))![1];
+    expect(changed.data.some((x) => Math.abs(x) > 1e-3)).toBe(true); // the change is there, not two empty LoRAs
+    expect([a.metadata.base_model_id, a.metadata.base_model_hash]).toEqual([manifest.id, contentHash(bytes)]);
+    expect(b.metadata.base_model_id).toBe('test/tiny-sd3');
+    expect(b.metadata.base_model_hash).toMatch(/^fnv1a64-header-vectors:[0-9a-f]{16}$/);
+    // The transformer folder itself and the pipeline folder are the same base.
+    expect(await quiet(args(join(pipeline, 'transformer'), fromDiffusers))).toBe(0);
+    expect(readSafetensors(new Uint8Array(readFileSync(fromDiffusers))).metadata.base_model_hash).toBe(b.metadata.base_model_hash);
+
+    // A fine-tune short of one tensor, and a base that is not there.
+    write(shardedFiles(new Map([...tuned].filter(([k]) => k !== 'proj_out.bias')), 2, 'short/transformer'), dir);
+    await expect(quiet(['extract-lora', '--base', pipeline, '--tuned', join(dir, 'short'), '--out', fromDiffusers])).rejects.toThrow(
+      /--tuned .*short: proj_out\.bias is in the base test\/tiny-sd3 \(transformer\/diffusion_pytorch_model\.safetensors\.index\.json \(2 shards\)\) but not in the fine-tune .*\. Pick the fine-tune of this base/,
+    );
+    await expect(quiet(['extract-lora', '--base', join(dir, 'nope'), '--tuned', join(dir, 'out'), '--out', fromDiffusers])).rejects.toThrow(/--base .*nope.*: no such file or folder/);
+    writeFileSync(join(pipeline, 'transformer', 'config.json'), JSON.stringify({ _class_name: 'FluxTransformer2DModel' }));
+    await expect(quiet(args(pipeline, fromDiffusers))).rejects.toThrow(/--base .*sd3-tiny: transformer\/config\.json is the config of a "FluxTransformer2DModel"/);
   });
 });
 

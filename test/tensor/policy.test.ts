@@ -3,8 +3,8 @@
 // spec (ratio 1: loss −A and gradient −A; past the clip on the advantage's side: exactly zero gradient).
 import { describe, expect, it } from 'vitest';
 import { backward } from '../../src/tensor/autograd';
-import { clippedPolicyLoss } from '../../src/tensor/ops/policy';
-import { clippedPolicyLossGradRef, clippedPolicyLossRef } from '../../src/tensor/reference/policy';
+import { clippedPolicyLoss, ratioOutsideClip } from '../../src/tensor/ops/policy';
+import { clippedPolicyLossGradRef, clippedPolicyLossRef, ratioOutsideClipRef } from '../../src/tensor/reference/policy';
 import { expectClose, f32, finiteDiff, FWD, getEngine, GRAD, rand } from './harness';
 
 describe('clipped policy loss', () => {
@@ -52,6 +52,21 @@ describe('clipped policy loss', () => {
     expect(g[2]).toBe(0);
     expect(g[3]).toBeCloseTo(0.5 * Math.exp(1e-2), 5);
     expect(g[4]).toBeCloseTo(-0.8 * Math.exp(-1e-2), 5);
+  });
+
+  it("marks the samples whose ratio is outside the clip range (the reference's clipfrac per sample)", async () => {
+    const e = await getEngine();
+    for (const n of [1, 67]) {
+      const old = f32(rand(n, 40 + n, -3, 0));
+      const lpNew = f32(old.map((v, i) => v + rand(n, 41 + n, -0.3, 0.3)[i]));
+      const got = await ratioOutsideClip(e.fromArray(lpNew, [n]), e.fromArray(old, [n]), 0.1).toArray();
+      expect([...got]).toEqual([...ratioOutsideClipRef(lpNew, old, 0.1)]);
+      if (n > 1) expect(got.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    }
+    // On policy nothing is outside; a clip range of 0 counts every ratio that is not exactly 1.
+    const same = e.fromArray([-1, -2], [2]);
+    expect([...(await ratioOutsideClip(same, e.fromArray([-1, -2], [2]), 1e-4).toArray())]).toEqual([0, 0]);
+    expect([...(await ratioOutsideClip(e.fromArray([-1, -2 + 1e-3], [2]), e.fromArray([-1, -2], [2]), 0).toArray())]).toEqual([0, 1]);
   });
 
   it('refuses mismatched shapes and trainable constants', async () => {

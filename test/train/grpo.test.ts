@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { groupAdvantages, transitionLogProb, transitions, trainedSteps } from '../../src/train/methods/grpo';
 import { applyStep } from '../../src/train/rollout';
-import { Trainer } from '../../src/train/trainer';
+import { Trainer, type StepMetrics } from '../../src/train/trainer';
 import { tinyWorld } from './tiny-world';
 import { expectClose, f32, getEngine, rand } from '../tensor/harness';
 
@@ -129,17 +129,75 @@ describe('Flow-GRPO: training on tiny', () => {
     resumed.release();
   }, 300_000);
 
-  it('raises a toy reward (the red channel) over a few dozen steps, from a fixed seed', async () => {
+  // The reference's off-policy updates: a round of sampled micro-batches, trained by several updates.
+  const ROUNDS: TrainConfig = { ...GRPO, reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 1, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false };
+
+  it("a round's later updates train on an older policy's samples: ratio ≠ 1, and the clip holds some of them", async () => {
+    const e = await getEngine();
+    const w = await world(e);
+    // 2 micro-batches per round, one per update, 2 passes: 4 updates per round; then the next round.
+    const cfg: TrainConfig = { ...ROUNDS, sample_num_batches_per_epoch: 2, train_num_inner_epochs: 2, max_train_steps: 5 };
+    const t = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+    await t.run(4);
+    expect((await t.checkpoint()).round, 'at a round boundary a checkpoint holds no round').toBeUndefined();
+    await t.run();
+    const h = t.history;
+    console.log(h.map((m) => `step ${m.step}: approx_kl ${(m.approx_kl as number).toExponential(2)}, clipfrac ${m.clipfrac}, policy_loss ${(m.policy_loss as number).toFixed(5)}`).join('\n'));
+    // The first update of a round is on policy (ratio 1 up to f32: nothing past the clip range 1e-4) ...
+    for (const m of [h[0], h[4]]) {
+      expect(m.approx_kl as number).toBeLessThan(1e-12);
+      expect(m.clipfrac).toBe(0);
+    }
+    // ... the others train what the policy before them sampled: the ratio departs from 1 and the clip acts.
+    for (const m of h.slice(1, 4)) {
+      expect(m.approx_kl as number).toBeGreaterThan(1e-10);
+      expect(m.clipfrac as number).toBeGreaterThan(0);
+    }
+    // The second pass over the round trains the same samples again (same rewards as the first pass).
+    expect(h[2].reward_mean).toBe(h[0].reward_mean);
+    expect(h[3].reward_mean).toBe(h[1].reward_mean);
+    expect(h[4].reward_mean).not.toBe(h[0].reward_mean);
+    t.release();
+  }, 300_000);
+
+  it('resumes exactly in the middle of a round: the round is sampled again with the policy that sampled it', async () => {
+    const e = await getEngine();
+    const w = await world(e);
+    const cfg: TrainConfig = { ...ROUNDS, sample_num_batches_per_epoch: 2, train_num_inner_epochs: 2, max_train_steps: 5 };
+    const key = (h: StepMetrics) => [h.loss, h.reward_mean, h.approx_kl, h.clipfrac];
+    const straight = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+    await straight.run();
+    const want = straight.history.map(key);
+    straight.release();
+    const first = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+    await first.run(2);
+    // As the studio keeps it (IndexedDB clones the object).
+    const ck = structuredClone(await first.checkpoint());
+    expect(ck.round?.step).toBe(0);
+    expect(Object.keys(ck.round!.tensors).sort()).toEqual(Object.keys(ck.tensors).sort());
+    first.release();
+    const resumed = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+    resumed.restore(ck);
+    await resumed.run();
+    expect(resumed.history.map(key)).toEqual(want);
+    resumed.release();
+  }, 300_000);
+
+  // The default (one on-policy update per round), and the reference's shape: 2 updates per round, the second off policy.
+  it.each([
+    ['one update per round', {}],
+    ['two updates per round', { sample_num_batches_per_epoch: 2 }],
+  ] as const)('raises a toy reward (the red channel) over a few dozen steps, from a fixed seed: %s', async (what, extra) => {
     const e = await getEngine();
     const w = await world(e);
     // Flow-GRPO-Fast without guidance (the reference's fast_nocfg shape), kept small for a software adapter.
-    const cfg: TrainConfig = { ...GRPO, reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 2, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false, max_train_steps: 30 };
+    const cfg: TrainConfig = { ...GRPO, reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 2, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false, max_train_steps: 30, ...extra };
     const t = await Trainer.create(e, w.model, w.cache, w.data, cfg);
     await t.run();
     const r = t.history.map((h) => h.reward_mean as number);
     const first = r.slice(0, 5).reduce((s, x) => s + x, 0) / 5;
     const last = r.slice(-5).reduce((s, x) => s + x, 0) / 5;
-    console.log(`Flow-GRPO on tiny, redness reward: ${first.toFixed(4)} over the first 5 steps -> ${last.toFixed(4)} over the last 5 (${r.length} steps)`);
+    console.log(`Flow-GRPO on tiny, redness reward, ${what}: ${first.toFixed(4)} over the first 5 steps -> ${last.toFixed(4)} over the last 5 (${r.length} steps)`);
     expect(last).toBeGreaterThan(first + 0.05);
     t.release();
   }, 300_000);

@@ -52,5 +52,22 @@ describe('method registry', () => {
     // β > 0 adds the reference policy's forward per trained step; Fast trains only its window.
     expect(stepCost({ ...DEFAULT_TRAIN, method: 'grpo', train_beta: 0.04 }).forwards).toBe(80 + 72 + 72);
     expect(stepCost({ ...DEFAULT_TRAIN, method: 'grpo', sample_sde_window_size: 2 }).backwards).toBe(4 * 2 * 2);
+    // A round sampled once and trained in 2 passes: half the sampling per trained micro-batch.
+    expect(stepCost({ ...DEFAULT_TRAIN, method: 'grpo', train_num_inner_epochs: 2 }).forwards).toBe(40 + 72);
+  });
+
+  it("Flow-GRPO's rounds: the reference's knobs, defaults of one update per round, and what does not split refused", () => {
+    const grpo: TrainConfig = { ...DEFAULT_TRAIN, method: 'grpo' };
+    expect(METHODS.grpo.round!(grpo)).toEqual({ batches: 1, passes: 1 });
+    expect(METHODS.grpo.round!({ ...grpo, gradient_accumulation_steps: 3 })).toEqual({ batches: 3, passes: 1 });
+    // geneval_sd3: 4 batches per epoch, accumulation 2, one inner epoch: 2 updates per round.
+    expect(METHODS.grpo.round!({ ...grpo, sample_num_batches_per_epoch: 4, gradient_accumulation_steps: 2 })).toEqual({ batches: 4, passes: 1 });
+    expect(validateTrainConfig({ ...grpo, sample_num_batches_per_epoch: 4, gradient_accumulation_steps: 2, train_num_inner_epochs: 2 })).toEqual([]);
+    expect(validateTrainConfig({ ...grpo, sample_num_batches_per_epoch: 3, gradient_accumulation_steps: 2 })).toEqual([
+      'sample_num_batches_per_epoch 3 is not a multiple of gradient_accumulation_steps 2: each update trains gradient_accumulation_steps of a round\'s micro-batches, so a round must split into whole updates (0: one update per round)',
+    ]);
+    expect(validateTrainConfig({ ...grpo, sample_num_batches_per_epoch: -1 })).toEqual(['sample_num_batches_per_epoch must be an integer ≥ 0, got -1']);
+    expect(validateTrainConfig({ ...grpo, train_num_inner_epochs: 0 })).toEqual(['train_num_inner_epochs must be an integer ≥ 1, got 0']);
+    expect(validateTrainConfig({ ...grpo, train_num_inner_epochs: 1.5 })).toEqual(['train_num_inner_epochs must be an integer ≥ 1, got 1.5']);
   });
 });

@@ -1,12 +1,13 @@
 // The studio store's reducer over worker messages, the chart maths and the run form, without a browser.
 import { describe, expect, it } from 'vitest';
-import { appendMetrics, connectStudio, initialStudioState, onRestartRequest, reduceStudio, studio, useStudioStore, type StudioState } from '../../src/store/studio';
+import { appendMetrics, connectStudio, initialStudioState, onRestartRequest, reduceStudio, studio, useStudioStore, type RunView, type StudioState } from '../../src/store/studio';
 import { COMPARISON_RECIPE } from '../../src/train/recipes';
 import { DEFAULT_TRAIN, validateTrainConfig } from '../../src/train/config';
 import type { StepMetrics } from '../../src/train/trainer';
 import { align, chartData, clippedRange, ema, METRICS } from '../../src/ui/chart-data';
 import { configFromForm, errorsByField, formFromConfig, PRESETS, runsFor } from '../../src/ui/RunConfigPanel';
-import type { RunSummary, WorkerToUi } from '../../src/worker/protocol';
+import { startableRuns } from '../../src/ui/StartFromField';
+import { queuedRun, type RunSummary, type WorkerToUi } from '../../src/worker/protocol';
 
 const metric = (step: number, loss = 1): StepMetrics => ({ step, loss, loss_main: loss, loss_aux: null, aux_per_sample: 0, grad_norm: 0.5, lr: 1e-3, ms_per_step: 10, skipped: false });
 
@@ -171,6 +172,15 @@ describe('run form', () => {
       ['SFT 2', 'sft', 42],
       ['SOAR 1', 'soar', 42],
     ]);
+  });
+
+  it('a Flow-GRPO run starts from a finished SFT or SOAR run when one is chosen; other methods never', () => {
+    expect(runsFor('grpo', DEFAULT_TRAIN, {}, 1000, 's1')).toEqual([{ id: 'run-rs-grpo', name: 'Flow-GRPO 1', config: { ...DEFAULT_TRAIN, method: 'grpo' }, startFrom: 's1' }]);
+    expect(runsFor('both', DEFAULT_TRAIN, {}, 1000, 's1').map((r) => 'startFrom' in r)).toEqual([false, false]);
+    const view = (id: string, method: RunView['method'], status: RunView['status'], checkpointStep: number) =>
+      ({ ...queuedRun({ id, name: id, config: { ...DEFAULT_TRAIN, method } }, 0), status, checkpointStep, stepsPerSecond: null, etaSeconds: null, etaScope: null, phase: null }) as RunView;
+    const runs = { a: view('a', 'soar', 'done', 30), b: view('b', 'sft', 'stopped', 12), c: view('c', 'soar', 'running', 10), d: view('d', 'grpo', 'done', 30), e: view('e', 'sft', 'stopped', 0) };
+    expect(startableRuns(runs, ['a', 'b', 'c', 'd', 'e']).map((r) => r.id)).toEqual(['b', 'a']);
   });
 });
 

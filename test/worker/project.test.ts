@@ -35,6 +35,34 @@ describe('project file', () => {
     expect(back.runs[1]).toEqual({ record: sampleRecord('b', null), checkpoint: null });
   });
 
+  it('keeps a Flow-GRPO run stopped in the middle of a sampling round: the LoRA that sampled it, where it began', () => {
+    const base = sampleCheckpoint();
+    const round = { step: 2, rng: { seed: [7, 9] as [number, number], counter: '8' }, order: { epoch: 1, cursor: 0 }, tensors: Object.fromEntries(Object.entries(base.tensors).map(([k, t]) => [k, { shape: t.shape, data: t.data.map((v) => v * 0.9) }])) };
+    const ck = { ...base, config: { ...base.config, method: 'grpo' as const, sample_num_batches_per_epoch: 2 }, round };
+    const bytes = projectToBytes(BASE, [{ record: sampleRecord('g', ck), checkpoint: ck }]);
+    const back = projectFromBytes(bytes).runs[0];
+    expect(back.record.method).toBe('grpo');
+    expect(back.checkpoint).toEqual(ck);
+    // A round whose LoRA is not the checkpoint's, or that began after it, is refused.
+    const f = readSafetensors(bytes);
+    const runs = JSON.parse(f.metadata.runs);
+    runs[0].checkpoint.round.step = 4;
+    expect(() => projectFromBytes(writeSafetensors(new Map([...f.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), { ...f.metadata, runs: JSON.stringify(runs) }))).toThrow(/checkpoint\.round\.step 4 is after the checkpoint's step 3/);
+    const missing = new Map([...f.tensors].filter(([k]) => !k.startsWith('run0/round/transformer_blocks.0.attn.to_q.lora_B')).map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    expect(() => projectFromBytes(writeSafetensors(missing, f.metadata))).toThrow(/lacks tensor "run0\/round\/transformer_blocks\.0\.attn\.to_q\.lora_B"/);
+  });
+
+  it('keeps the LoRA a run started from ("SOAR, then Flow-GRPO") with the run', () => {
+    const ck = { ...sampleCheckpoint(), config: { ...sampleCheckpoint().config, method: 'grpo' as const } };
+    const startLora = { rank: 2, alpha: 4, targets: ['attn.to_q'], tensors: Object.fromEntries(Object.entries(ck.tensors).map(([k, t]) => [k, { shape: t.shape, data: t.data.map((v) => v + 1) }])) };
+    const record = { ...sampleRecord('g', ck), startFrom: { runId: 's', name: 'SOAR 1', method: 'soar' as const, step: 30 }, startLora };
+    const bytes = projectToBytes(BASE, [{ record, checkpoint: ck }]);
+    expect(projectFromBytes(bytes).runs[0].record).toEqual(record);
+    const f = readSafetensors(bytes);
+    const missing = new Map([...f.tensors].filter(([k]) => !k.startsWith('run0/start/')).map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    expect(() => projectFromBytes(writeSafetensors(missing, f.metadata))).toThrow(/lacks tensor "run0\/start\//);
+  });
+
   const cases: Array<[string, () => Uint8Array, RegExp]> = [
     ['runs that are not a list', () => withRuns(() => ({ a: 1 })), /the project file is damaged: metadata runs must be a list, got an object\. Export the project again/],
     ['a null run', () => withRuns((r) => [r[0], null]), /run 1 must be an object, got null/],

@@ -7,7 +7,8 @@ import { readSafetensors } from '../../src/codec/safetensors';
 import type { MMDiT } from '../../src/model/mmdit';
 import type { Engine } from '../../src/tensor/engine';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
-import { Trainer } from '../../src/train/trainer';
+import { loraFromCheckpoint } from '../../src/train/checkpoint-lora';
+import { Trainer, type Checkpoint } from '../../src/train/trainer';
 import { jpegJsEncoder } from '../../src/worker/images';
 import { idbStore, type KeyValueStore } from '../../src/worker/kv';
 import type { StoredDataset } from '../../src/worker/persistence';
@@ -353,6 +354,57 @@ describe('Studio (worker side)', () => {
     const file = b.last('file/download')!;
     expect(file.fileName).toMatch(/-grpo-step4\.safetensors$/);
     expect(readSafetensors(new Uint8Array(file.bytes)).metadata.method).toBe('grpo');
+  });
+
+  it('SOAR, then Flow-GRPO: a Flow-GRPO run on top of a finished SOAR run\'s LoRA, kept with it, resumed exactly after a reload', async () => {
+    const engine = await getEngine();
+    const kv = freshKv();
+    const a = new Harness(engine, kv);
+    await ready(a);
+    const soar: TrainConfig = { ...CFG, max_train_steps: 2 };
+    await a.send({ type: 'run/start', interleave: false, runs: [{ id: 's', name: 'SOAR first', config: soar }] });
+    await a.until('SOAR done', () => a.run('s')?.status === 'done');
+    // Off policy too: 2 micro-batches per round, 4 passes (8 updates), so the pause below lands in the middle of a round.
+    const cfg: TrainConfig = { ...CFG, method: 'grpo', reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 1, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false, sample_num_batches_per_epoch: 2, train_num_inner_epochs: 4, checkpointing_steps: 1000 };
+
+    // What it must do: a trainer with the SOAR LoRA under its own, straight through.
+    const { base } = a.studio.loadedBase!;
+    const soarLora = loraFromCheckpoint(engine, base.model.config, soar, (await kv.get<Checkpoint>('checkpoint:s'))!, 'soar');
+    const t = await Trainer.create(engine, base.model, base.embeddings, a.studio.loadedDataset!.trainingData(), cfg, { under: [soarLora] });
+    const reference: number[] = [];
+    await t.run(4, (m) => reference.push(m.loss));
+    t.release();
+    soarLora.release();
+    expect(await straight(a, cfg, 4), 'the SOAR LoRA changes what Flow-GRPO does').not.toEqual(reference);
+
+    // Refused: a start from a run that does not exist, and a start for another method than Flow-GRPO.
+    await a.send({ type: 'run/start', interleave: false, runs: [{ id: 'x', name: 'nowhere', config: cfg, startFrom: 'nope' }, { id: 'y', name: 'not grpo', config: soar, startFrom: 's' }] });
+    expect(a.run('x')!.error!.message).toMatch(/there is no run nope to start from/);
+    expect(a.run('y')!.error!.message).toMatch(/only a Flow-GRPO run starts from another run's LoRA/);
+
+    await a.send({ type: 'run/start', interleave: false, runs: [{ id: 'g', name: 'Flow-GRPO on SOAR', config: cfg, startFrom: 's' }] });
+    const from = { runId: 's', name: 'SOAR first', method: 'soar', step: 2 };
+    expect(a.run('g')!.startFrom).toEqual(from);
+    expect(a.run('g')).not.toHaveProperty('startLora'); // the UI gets the summary, not the tensors
+    await a.until('step 2', () => a.metrics('g').length >= 2);
+    await a.send({ type: 'run/pause', id: 'g' });
+    const paused = a.run('g')!;
+    expect(paused.checkpointStep).toBeGreaterThan(0);
+    expect(paused.checkpointStep).toBeLessThan(4); // in the middle of the first round
+    // The run it started from goes: the new run keeps the LoRA it copied.
+    await a.send({ type: 'run/delete', id: 's' });
+
+    const b = new Harness(engine, kv);
+    await ready(b, null);
+    await b.send({ type: 'runs/restore' });
+    expect(b.last('runs/restored')!.runs.find((r) => r.id === 'g')!.startFrom).toEqual(from);
+    await b.send({ type: 'run/resume', id: 'g' });
+    await b.until('done', () => b.run('g')?.status === 'done');
+    expect(b.run('g')!.history.map((x) => x.loss)).toEqual(reference);
+    // The exported LoRA holds both, stacked (rank 2 + 2), and says where it started.
+    await b.send({ type: 'lora/export', runId: 'g', naming: 'peft', dtype: 'F32' });
+    const meta = readSafetensors(new Uint8Array(b.last('file/download')!.bytes)).metadata;
+    expect(meta).toMatchObject({ method: 'grpo', lora_rank: '4', started_from: 'SOAR first (SOAR, step 2)' });
   });
 
   it('a trajectory is captured every few steps of the watched running run', async () => {

@@ -10,6 +10,7 @@ import { assertSameEngine, wgslSection } from './shape';
 const WG = 64; // matches @workgroup_size in shaders/policy.wgsl
 const FORWARD = { name: 'policy.clipped', code: wgslSection(policyWgsl, 'prelude') + wgslSection(policyWgsl, 'forward') };
 const BACKWARD = { name: 'policy.clipped.grad', code: wgslSection(policyWgsl, 'prelude') + wgslSection(policyWgsl, 'backward') };
+const CLIPFRAC = { name: 'policy.clipfrac', code: wgslSection(policyWgsl, 'prelude') + wgslSection(policyWgsl, 'clipfrac') };
 
 /**
  * logpNew [B] (with gradient), logpOld and advantages [B] (constants) -> [B]:
@@ -32,4 +33,20 @@ export function clippedPolicyLoss(logpNew: Tensor, logpOld: Tensor, advantages: 
     if (n > 0) e.gpu.dispatch({ kernel: BACKWARD, buffers: [lpNew.buffer, lpOld.buffer, adv.buffer, g.buffer, gx.buffer], uniforms: params, workgroups: grid1d(n, WG), detail: logpNew.describe() });
     return [gx];
   });
+}
+
+/**
+ * logpNew, logpOld [B] -> [B] of 1 where |exp(logpNew − logpOld) − 1| > clipRange, else 0 (no gradient): the
+ * reference's clipfrac is its mean, the share of samples the clip holds (or would, on the other side of A).
+ */
+export function ratioOutsideClip(logpNew: Tensor, logpOld: Tensor, clipRange: number): Tensor {
+  assertSameEngine('ratioOutsideClip', [logpNew, logpOld]);
+  const n = logpNew.size;
+  if (logpNew.shape.length !== 1 || logpOld.size !== n) throw new RangeError(`ratioOutsideClip: logpNew ${logpNew.describe()} and logpOld ${logpOld.describe()} must both be [B]`);
+  const e = logpNew.engine;
+  const y = e.empty([n], 'clipfrac');
+  // Bindings 0, 1 and 3: the kernel reads no advantages (binding 2), so the automatic layout has none.
+  const params = uniforms([['u32', n], ['f32', clipRange]]);
+  if (n > 0) e.gpu.dispatch({ kernel: CLIPFRAC, buffers: [logpNew.buffer, logpOld.buffer, y.buffer], bindings: [0, 1, 3], uniforms: params, uniformBinding: 4, workgroups: grid1d(n, WG), detail: logpNew.describe() });
+  return y;
 }

@@ -16,3 +16,8 @@ export function clippedPolicyLossGradRef(logpNew: ArrayLike<number>, logpOld: Ar
     return unclipped >= -adv[i] * Math.min(Math.max(r, 1 - eps), 1 + eps) ? unclipped * g[i] : 0;
   });
 }
+
+/** 1 where |exp(new − old) − 1| > eps, else 0 (the reference's clipfrac per sample). */
+export function ratioOutsideClipRef(logpNew: ArrayLike<number>, logpOld: ArrayLike<number>, eps: number): Float64Array {
+  return Float64Array.from({ length: logpNew.length }, (_, i) => (Math.abs(Math.exp(logpNew[i] - logpOld[i]) - 1) > eps ? 1 : 0));
+}

@@ -4,8 +4,8 @@
 // clipped importance-ratio objective on the trained transitions, re-scored with gradient, plus β·KL to the base.
 import { backward } from '../../tensor/autograd';
 import type { Engine } from '../../tensor/engine';
-import { addScalar, addScaled, scale, sub } from '../../tensor/ops/elementwise';
-import { clippedPolicyLoss } from '../../tensor/ops/policy';
+import { addScalar, addScaled, scale, square, sub } from '../../tensor/ops/elementwise';
+import { clippedPolicyLoss, ratioOutsideClip } from '../../tensor/ops/policy';
 import { expand, mean, perSampleMse } from '../../tensor/ops/reduce';
 import { concat, split } from '../../tensor/ops/shape';
 import type { Tensor } from '../../tensor/tensor';
@@ -34,6 +34,8 @@ export const GRPO_DEFAULTS: Pick<
   | 'train_beta'
   | 'train_timestep_fraction'
   | 'train_cfg'
+  | 'sample_num_batches_per_epoch'
+  | 'train_num_inner_epochs'
   | 'reward_fn'
 > = {
   sample_num_steps: 10,
@@ -50,6 +52,9 @@ export const GRPO_DEFAULTS: Pick<
   train_beta: 0,
   train_timestep_fraction: 0.99,
   train_cfg: true,
+  // One on-policy update per round (the reference's geneval_sd3 makes 2: num_batches_per_epoch 4, accumulation 2).
+  sample_num_batches_per_epoch: 0,
+  train_num_inner_epochs: 1,
   reward_fn: 'geneval',
 };
 
@@ -133,7 +138,8 @@ export function trainedSteps(cfg: TrainConfig, uniform: number): { stochastic: S
   return { stochastic: new Set(window), trained: window };
 }
 
-interface GrpoPrepared extends Prepared {
+/** A sampled round's micro-batch: what `prepare` kept for `step` (exported for the gradient check's float64 objective). */
+export interface GrpoPrepared extends Prepared {
   /** States x_0 … x_N [G, C, H, W] of every sample. */
   states: Tensor[];
   /** Sampling-time log p [G] per step (null for deterministic steps). */
@@ -259,14 +265,20 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
   if (p.kept.length === 0 || trainedSteps.length === 0) {
     // Every group tied: no advantage, nothing to train on this round.
     const zero = e.full([1], 0, 'grpo_loss');
-    return { loss: zero, scalars: { policy_loss: zero, kl: null }, counts, groups: p.groups };
+    return { loss: zero, scalars: { policy_loss: zero, kl: null, approx_kl: null, clipfrac: null }, counts, groups: p.groups };
   }
   const kept = p.kept;
   const adv = e.fromArray(Float32Array.from(kept, (i) => advantages[i]), [kept.length], 'advantages');
   const cond = { context: rows(p.context, kept), pooled: rows(p.pooled, kept) };
   const guided = cfg.sample_guidance_scale !== 1;
-  let policyTotal: Tensor | null = null;
-  let klTotal: Tensor | null = null;
+  // Per trained step: the policy term, the KL (β > 0) and the reference's two diagnostics of how far the policy
+  // moved since it sampled: approx_kl = ½·mean((log p − log p_old)²) and clipfrac = the share of samples whose
+  // ratio is outside the clip range (both 0 on policy; later updates of a round see them rise).
+  const totals: Record<'policy_loss' | 'kl' | 'approx_kl' | 'clipfrac', Tensor | null> = { policy_loss: null, kl: null, approx_kl: null, clipfrac: null };
+  const accumulate = (key: keyof typeof totals, t: Tensor) => {
+    const prev = totals[key];
+    totals[key] = prev ? e.noGrad(() => addScaled(prev, t, 1)) : t;
+  };
   // The update is the mean over trained steps of each step's loss (the reference accumulates one backward per
   // step); each step's graph is freed after its backward.
   for (const j of trainedSteps) {
@@ -279,25 +291,27 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
     const mu = applyStep(e, x, v, null, coefs);
     const logp = transitionLogProb(mu, xNext, t);
     let loss = mean(clippedPolicyLoss(logp, logpOld, adv, cfg.train_clip_range));
-    const policy = loss.detach();
-    let kl: Tensor | null = null;
+    accumulate('policy_loss', loss.detach());
+    e.noGrad(() => {
+      const moved = logp.detach();
+      accumulate('approx_kl', scale(mean(square(sub(moved, logpOld))), 0.5));
+      accumulate('clipfrac', mean(ratioOutsideClip(moved, logpOld, cfg.train_clip_range)));
+    });
     if (cfg.train_beta > 0 && t.g > 0) {
       // KL to the base: the same CFG step with the trained LoRA left out, without gradient.
       const base = ctx.reference ?? [];
       const muRef = e.noGrad(() => applyStep(e, x, guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg, base), null, coefs));
       const klStep = scale(mean(perSampleMse(mu, muRef)), 1 / (2 * t.g * t.g));
-      kl = klStep.detach();
+      accumulate('kl', klStep.detach());
       loss = addScaled(loss, klStep, cfg.train_beta);
     }
     backward(scale(loss, 1 / trainedSteps.length));
-    policyTotal = policyTotal ? e.noGrad(() => addScaled(policyTotal!, policy, 1)) : policy;
-    if (kl) klTotal = klTotal ? e.noGrad(() => addScaled(klTotal!, kl!, 1)) : kl;
   }
   const n = trainedSteps.length;
-  const scalars = e.noGrad(() => ({
-    policy_loss: scale(policyTotal!, 1 / n),
-    kl: klTotal ? scale(klTotal, 1 / n) : null,
-  }));
+  const scalars = e.noGrad(() => {
+    const avg = (k: keyof typeof totals) => (totals[k] ? scale(totals[k]!, 1 / n) : null);
+    return { policy_loss: avg('policy_loss')!, kl: avg('kl'), approx_kl: avg('approx_kl'), clipfrac: avg('clipfrac') };
+  });
   const total = e.noGrad(() => (scalars.kl ? addScaled(scalars.policy_loss, scalars.kl, cfg.train_beta) : scale(scalars.policy_loss, 1)));
   return { loss: total, scalars, counts, groups: p.groups };
 }
@@ -336,6 +350,12 @@ export const grpoInfo: MethodInfo = {
     num(c, 'train_adv_clip_max', 0, 100, errs);
     num(c, 'train_beta', 0, 100, errs);
     num(c, 'train_timestep_fraction', 0, 1, errs);
+    int(c, 'sample_num_batches_per_epoch', 0, errs);
+    int(c, 'train_num_inner_epochs', 1, errs);
+    const nb = c.sample_num_batches_per_epoch;
+    if (Number.isInteger(nb) && nb > 0 && Number.isInteger(c.gradient_accumulation_steps) && nb % c.gradient_accumulation_steps !== 0) {
+      errs.push(`sample_num_batches_per_epoch ${nb} is not a multiple of gradient_accumulation_steps ${c.gradient_accumulation_steps}: each update trains gradient_accumulation_steps of a round's micro-batches, so a round must split into whole updates (0: one update per round)`);
+    }
     if (typeof c.train_cfg !== 'boolean') errs.push('train_cfg must be true or false');
     else if (!c.train_cfg && c.sample_guidance_scale !== 1) errs.push('train_cfg false trains the policy without guidance: set sample_guidance_scale to 1 too (the reference fast_nocfg recipe), or sampling and training would follow different policies');
     if (c.sample_noise_level === 0) errs.push('sample_noise_level must be > 0: with 0 the sampler is deterministic and has no log-probability to train');
@@ -352,8 +372,10 @@ export const grpoInfo: MethodInfo = {
     const cfgMul = cfg.sample_guidance_scale !== 1 ? 2 : 1;
     const trained = cfg.sample_sde_window_size > 0 ? cfg.sample_sde_window_size : Math.max(1, Math.floor(cfg.sample_num_steps * cfg.train_timestep_fraction));
     const trainMul = cfg.sample_guidance_scale !== 1 && cfg.train_cfg ? 2 : 1;
+    // A round is sampled once and trained train_num_inner_epochs times: per trained micro-batch, its sampling
+    // is that share of a round's.
     const passes = [
-      { what: 'sampling (no grad)', batch: G * cfgMul, backward: false, count: cfg.sample_num_steps },
+      { what: 'sampling (no grad)', batch: G * cfgMul, backward: false, count: cfg.sample_num_steps / cfg.train_num_inner_epochs },
       { what: 'policy (trained steps)', batch: G * trainMul, backward: true, count: trained },
     ];
     if (cfg.train_beta > 0) passes.push({ what: 'reference policy (KL, no grad)', batch: G * trainMul, backward: false, count: trained });
@@ -365,6 +387,8 @@ export const grpoInfo: MethodInfo = {
     { key: 'reward_std', title: 'Reward spread', hint: 'std over the samples' },
     { key: 'policy_loss', title: 'Policy loss', hint: 'clipped ratio objective' },
     { key: 'kl', title: 'KL to base', hint: 'train_beta weighs it' },
+    { key: 'clipfrac', title: 'Clipped fraction', hint: 'ratios outside the clip range (0 on policy)' },
+    { key: 'approx_kl', title: 'Policy moved', hint: '½·mean(Δ log p²) since sampling' },
   ],
   formFields: [
     { key: 'sample_num_image_per_prompt', label: 'Group size', hint: 'images per prompt' },
@@ -378,7 +402,12 @@ export const grpoInfo: MethodInfo = {
     { key: 'sample_sde_window_size', label: 'SDE window (Fast)', hint: '0 = SDE at every step', advanced: true },
     { key: 'train_timestep_fraction', label: 'Trained step fraction', step: 'any', advanced: true },
     { key: 'sample_sde_type', label: 'SDE type', options: ['sde', 'cps'], advanced: true },
+    { key: 'sample_num_batches_per_epoch', label: 'Batches per round', hint: 'sampled before updating; 0 = one update per round', advanced: true },
+    { key: 'train_num_inner_epochs', label: 'Passes per round', hint: 'inner epochs over the sampled round', advanced: true },
   ],
+  round(cfg) {
+    return { batches: cfg.sample_num_batches_per_epoch || cfg.gradient_accumulation_steps, passes: cfg.train_num_inner_epochs };
+  },
 };
 
 export const grpo: TrainingMethod<GrpoStep> = { ...grpoInfo, prepare, step };

@@ -80,7 +80,10 @@ export interface StepPass {
   what: string;
   batch: number;
   backward: boolean;
-  /** How many times the pass runs in a step (default 1): e.g. once per sampling step. */
+  /**
+   * How many times the pass runs in a step (default 1): e.g. once per sampling step. May be fractional: work a
+   * step shares with others (a sampling round trained over several passes) counts its share.
+   */
   count?: number;
 }
 
@@ -104,6 +107,12 @@ export interface MethodInfo {
   readonly metrics: readonly MethodMetric[];
   /** Form fields beyond the shared ones. */
   readonly formFields: readonly FormField[];
+  /**
+   * A method that samples before its gradient (`prepare`): how many micro-batches one sampling round holds (a
+   * multiple of gradient_accumulation_steps) and how many passes the updates make over it. Updates after a
+   * round's first train on what an older policy sampled. Absent: one round per update, sampled by its policy.
+   */
+  round?(cfg: TrainConfig): { batches: number; passes: number };
 }
 
 export interface TrainingMethod<R extends MethodStep = MethodStep> extends MethodInfo {
