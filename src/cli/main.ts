@@ -17,7 +17,6 @@ import type { SplitName } from '../data/builtin/dataset';
 import { builtinVocabulary } from '../encode/builtin-vocab';
 import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
-import { loadRound, saveRound } from './round-file';
 import { gridPng } from '../codec/png';
 import { concatFloats } from '../codec/concat';
 import { linePlotPng } from '../codec/plot';
@@ -323,27 +322,21 @@ async function train(engine: Engine, args: Args): Promise<number> {
   // Every held-out image counts (up to 32: each costs a forward per validation).
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, validation ? { validation, validationCount: Math.min(32, validation.size) } : {});
   const ckPath = join(out, 'checkpoint.safetensors');
-  const roundPath = join(out, 'checkpoint.round.safetensors');
   if (args.flag('resume')) {
     if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist`);
     const ck = checkpointFromBytes(new Uint8Array(readFileSync(ckPath)));
-    const round = loadRound(roundPath, ck.step);
-    trainer.restore(round ? { ...ck, round } : ck);
-    console.log(`resumed at step ${trainer.step}${round ? ` (in the sampling round that began at step ${round.step})` : ''}`);
+    trainer.restore(ck);
+    console.log(`resumed at step ${trainer.step}${ck.round ? ` (in the sampling round that began at step ${ck.round.step})` : ''}`);
   }
   console.log(`training ${cfg.method.toUpperCase()} ${cfg.train_mode} on ${base.manifest.id}: ${data.size} examples, ${cfg.max_train_steps} steps, batch ${cfg.train_batch_size}`);
   const bar = new ProgressBar(cfg.max_train_steps, cfg.method, trainer.step);
-  const save = async () => {
-    const ck = await trainer.checkpoint();
-    writeFileSync(ckPath, checkpointToBytes(ck));
-    saveRound(roundPath, ck);
-  };
   await trainer.run(Infinity, (m) => {
     const val = trainer.validation.at(-1);
     bar.update(m.step, stepLine(m, val ? `val ${val.loss.toFixed(4)}` : ''));
   });
   await trainer.validationLoss();
-  await save();
+  // In the middle of a sampling round the checkpoint also holds the round, so --resume samples it again.
+  writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
   writeFileSync(join(out, 'metrics.json'), JSON.stringify({ config: cfg, history: trainer.history, validation: trainer.validation }, null, 1));
   if (trainer.lora) {
     const lora = await exportLora(trainer.lora, { baseModelId: base.manifest.id, baseModelHash: base.manifest.transformer_hash, method: cfg.method, config: cfg, steps: trainer.step });

@@ -3,6 +3,7 @@
 // file is refused when it is opened, naming the field, instead of failing later at resume (or resuming with NaN).
 import { JsonObject, show, type Fail } from '../codec/json';
 import { validateTrainConfig, type TrainConfig } from '../train/config';
+import type { RoundCheckpoint, RoundStart } from '../train/round';
 import type { Checkpoint, StepMetrics } from '../train/trainer';
 
 /** A TrainConfig from JSON: the trainer's own validation, after the one field it reads without checking. */
@@ -95,4 +96,38 @@ export function checkCheckpointTensors(tensors: Checkpoint['tensors'], adam: Che
     const i = nonFiniteIndex(data);
     if (i >= 0) fail(`${path}: tensor ${show(name)} has NaN or infinite values (the first at index ${i})`);
   }
+}
+
+/**
+ * Where a checkpoint's sampling round in progress began (src/train/round.ts), as JSON { step, rng, order }: the
+ * RNG and data order read as a checkpoint's, with a step not after the checkpoint's own.
+ */
+export function readRoundStart(v: unknown, path: string, checkpointStep: number, fail: Fail): RoundStart {
+  const o = JsonObject.of(v, path, fail);
+  const state = readCheckpointState({ step: o.value.step, rng: o.value.rng, order: o.value.order, adam_steps: [], history: [], validation: [] }, path, fail);
+  if (state.step > checkpointStep) fail(`${path}.step ${state.step} is after the checkpoint's step ${checkpointStep}`);
+  return { step: state.step, rng: state.rng, order: state.order };
+}
+
+/**
+ * The LoRA that sampled a checkpoint's round, by parameter name: exactly the checkpoint's tensors by name and
+ * size, every value finite. `key` names a tensor as the file stores it.
+ */
+export function readRoundTensors(
+  entries: Iterable<[string, { shape: number[]; data: Float32Array }]>,
+  params: Checkpoint['tensors'],
+  key: (name: string) => string,
+  fail: Fail,
+): RoundCheckpoint['tensors'] {
+  const round = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, t] of entries) {
+    if (!Object.hasOwn(params, name)) fail(`tensor ${show(key(name))} is not one of the checkpoint's tensors`);
+    const size = params[name].data.length;
+    if (t.data.length !== size) fail(`tensor ${show(key(name))} has ${t.data.length} values, the checkpoint's ${size}`);
+    const bad = nonFiniteIndex(t.data);
+    if (bad >= 0) fail(`tensor ${show(key(name))} has NaN or infinite values (the first at index ${bad})`);
+    round.set(name, { shape: t.shape, data: t.data });
+  }
+  for (const name of Object.keys(params)) if (!round.has(name)) fail(`the sampling round lacks tensor ${show(key(name))}`);
+  return Object.fromEntries(round);
 }

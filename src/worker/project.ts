@@ -15,7 +15,7 @@
 // taken; they come back paused at their checkpoint step (resume needs the same base and dataset).
 import { readSafetensors, writeSafetensors, type LoadedTensor, type TensorToWrite } from '../codec/safetensors';
 import { JsonObject, parseJson, show, type Fail } from '../codec/json';
-import { checkCheckpointTensors, nonFiniteIndex, readCheckpointState, readHistory, readTrainConfig, readValidation } from '../io/checkpoint-check';
+import { checkCheckpointTensors, nonFiniteIndex, readCheckpointState, readHistory, readRoundStart, readRoundTensors, readTrainConfig, readValidation } from '../io/checkpoint-check';
 import { METHOD_IDS } from '../train/methods/catalog';
 import type { RoundCheckpoint } from '../train/round';
 import type { Checkpoint } from '../train/trainer';
@@ -177,19 +177,11 @@ function readRun(meta: JsonObject, i: number, files: Map<string, LoadedTensor>, 
 
 /** A checkpoint's round in progress: where it began (before the checkpoint) and a LoRA of the checkpoint's shapes. */
 function readRound(o: JsonObject, i: number, params: Checkpoint['tensors'], step: number, files: Map<string, LoadedTensor>, fail: Fail): RoundCheckpoint {
-  // The RNG and data order as a checkpoint's (its validation), with the round's own step.
-  const state = readCheckpointState({ step: o.value.step, rng: o.value.rng, order: o.value.order, adam_steps: [], history: [], validation: [] }, o.path, fail);
-  if (state.step > step) fail(`${o.path}.step ${state.step} is after the checkpoint's step ${step}`);
-  const tensors: RoundCheckpoint['tensors'] = {};
+  const start = readRoundStart(o.value, o.path, step, fail);
   const shapes = o.obj('tensors');
   const names = Object.keys(shapes.value);
-  if (names.length !== Object.keys(params).length || names.some((n) => !params[n])) fail(`${shapes.path} must name the checkpoint's tensors`);
-  for (const name of names) {
-    const t = files.get(`run${i}/round/${name}`) ?? fail(`the file lacks tensor ${show(`run${i}/round/${name}`)}`);
-    if (t.data.length !== params[name].data.length) fail(`${shapes.path}.${show(name)} has ${t.data.length} values, the checkpoint's ${params[name].data.length}`);
-    const bad = nonFiniteIndex(t.data);
-    if (bad >= 0) fail(`tensor ${show(`run${i}/round/${name}`)} has NaN or infinite values (the first at index ${bad})`);
-    tensors[name] = { shape: t.shape, data: t.data };
-  }
-  return { step: state.step, rng: state.rng, order: state.order, tensors };
+  if (names.length !== Object.keys(params).length || names.some((n) => !Object.hasOwn(params, n))) fail(`${shapes.path} must name the checkpoint's tensors`);
+  const key = (name: string) => `run${i}/round/${name}`;
+  const entries = names.map((name): [string, LoadedTensor] => [name, files.get(key(name)) ?? fail(`the file lacks tensor ${show(key(name))}`)]);
+  return { ...start, tensors: readRoundTensors(entries, params, key, fail) };
 }

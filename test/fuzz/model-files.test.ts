@@ -20,7 +20,7 @@ import { parameterSpecs } from '../../src/model/params';
 import { projectFromBytes, projectToBytes } from '../../src/worker/project';
 import { datasetFromBytes, datasetToBytes } from '../../src/worker/dataset-file';
 import { getEngine, rand } from '../tensor/harness';
-import { sampleCheckpoint, sampleRecord } from '../io/fixtures';
+import { sampleCheckpoint, sampleRecord, sampleRoundCheckpoint } from '../io/fixtures';
 import { FuzzRandom, fuzz, mutateBytesN, mutateJson } from './harness';
 import { twoImageDataset } from '../worker/stored-dataset';
 
@@ -223,6 +223,22 @@ describe('fuzzing untrusted model files', () => {
         expect(Number.isSafeInteger(ck.step)).toBe(true);
         expect(ck.adam.m.length).toBe(Object.keys(ck.tensors).length);
         expect(ck.adam.m.every((m, j) => m.length === ck.adam.v[j].length)).toBe(true);
+      },
+    });
+    expect(accepted).toBeGreaterThanOrEqual(3);
+  });
+
+  it('checkpoint files in the middle of a sampling round: the round checked against the checkpoint, or an Error', async () => {
+    const seed = checkpointToBytes(sampleRoundCheckpoint());
+    const keys = ['round', 'round', 'round', 'step', 'format'];
+    const { accepted } = await fuzz('checkpoint-round', inputs(600, 305, (r) => mutateSafetensors(seed, r, keys)), checkpointFromBytes, {
+      maxBytesPerInputByte: 1,
+      accept: (value) => {
+        const ck = value as ReturnType<typeof checkpointFromBytes>;
+        if (!ck.round) return;
+        expect(ck.round.step).toBeLessThanOrEqual(ck.step);
+        expect(Object.keys(ck.round.tensors).sort()).toEqual(Object.keys(ck.tensors).sort());
+        for (const [name, t] of Object.entries(ck.round.tensors)) expect(t.data.length).toBe(ck.tensors[name].data.length);
       },
     });
     expect(accepted).toBeGreaterThanOrEqual(3);

@@ -23,6 +23,17 @@ export function sampleCheckpoint(): Checkpoint {
   };
 }
 
+/** The sample checkpoint taken in the middle of a sampling round that began at step 2 (Flow-GRPO, src/train/round.ts). */
+export function sampleRoundCheckpoint(): Checkpoint {
+  const ck = sampleCheckpoint();
+  const tensors = Object.fromEntries(Object.entries(ck.tensors).map(([k, t]) => [k, { shape: [...t.shape], data: t.data.map((v) => v * 0.9 + 0.01) }]));
+  return {
+    ...ck,
+    config: { ...ck.config, method: 'grpo', sample_num_batches_per_epoch: 2 },
+    round: { step: 2, rng: { seed: [7, 9], counter: '8' }, order: { epoch: 1, cursor: 0 }, tensors },
+  };
+}
+
 export function sampleRecord(id: string, ck: Checkpoint | null): RunRecord {
   const config = ck?.config ?? { ...DEFAULT_TRAIN, method: 'sft' as const };
   return {

@@ -4,43 +4,17 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/codec/safetensors';
-import { createJsImageDecoder } from '../../src/data/ingest';
 import { peftKey } from '../../src/io/lora-keys';
 import { PRESETS } from '../../src/model/config';
 import { ATTENTION_TARGETS, loraModuleNames } from '../../src/model/lora';
 import { parameterSpecs } from '../../src/model/params';
-import type { Engine } from '../../src/tensor/engine';
-import { jpegJsEncoder } from '../../src/worker/images';
-import { idbStore, type KeyValueStore } from '../../src/worker/kv';
-import type { UiToWorker, WorkerToUi } from '../../src/worker/protocol';
-import { Studio } from '../../src/worker/studio';
+import { idbStore } from '../../src/worker/kv';
+import type { UiToWorker } from '../../src/worker/protocol';
 import { lowRankDelta, shardedFiles, tunedTensors } from '../io/tuned-fixtures';
 import { getEngine } from '../tensor/harness';
+import { Harness } from './harness';
 
-type Of<T extends WorkerToUi['type']> = Extract<WorkerToUi, { type: T }>;
 const ATTN = [...ATTENTION_TARGETS];
-
-class Harness {
-  readonly messages: WorkerToUi[] = [];
-  readonly studio: Studio;
-
-  constructor(engine: Engine, kv: KeyValueStore) {
-    this.studio = new Studio({ post: (m) => this.messages.push(structuredClone(m)), kv, fetch: null, decoder: () => createJsImageDecoder(), imageEncoder: jpegJsEncoder() });
-    this.studio.attachEngine(engine);
-  }
-
-  send(m: UiToWorker): Promise<void> {
-    return this.studio.handle(m);
-  }
-
-  of<T extends WorkerToUi['type']>(type: T): Array<Of<T>> {
-    return this.messages.filter((m): m is Of<T> => m.type === type);
-  }
-
-  last<T extends WorkerToUi['type']>(type: T): Of<T> | undefined {
-    return this.of(type).at(-1);
-  }
-}
 
 /** The picked files as the page sends them (File objects with their paths in the picked folder). */
 function picked(files: Map<string, Uint8Array>): Array<{ path: string; file: File }> {

@@ -2,19 +2,16 @@
 // the tiny preset. Messages in, messages out, as the UI sees them.
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { createJsImageDecoder } from '../../src/data/ingest';
 import { readSafetensors } from '../../src/codec/safetensors';
 import type { MMDiT } from '../../src/model/mmdit';
-import type { Engine } from '../../src/tensor/engine';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { loraFromCheckpoint } from '../../src/train/checkpoint-lora';
 import { Trainer, type Checkpoint } from '../../src/train/trainer';
-import { jpegJsEncoder } from '../../src/worker/images';
 import { idbStore, type KeyValueStore } from '../../src/worker/kv';
 import type { StoredDataset } from '../../src/worker/persistence';
-import type { RunSummary, UiToWorker, WorkerToUi } from '../../src/worker/protocol';
-import { Studio } from '../../src/worker/studio';
+import type { UiToWorker } from '../../src/worker/protocol';
 import { getEngine, rand } from '../tensor/harness';
+import { Harness, type Of } from './harness';
 
 const CFG: TrainConfig = {
   ...DEFAULT_TRAIN,
@@ -32,55 +29,6 @@ const CFG: TrainConfig = {
 
 let dbCount = 0;
 const freshKv = () => idbStore(`studio-test-${++dbCount}`);
-
-type Of<T extends WorkerToUi['type']> = Extract<WorkerToUi, { type: T }>;
-
-class Harness {
-  readonly messages: WorkerToUi[] = [];
-  readonly studio: Studio;
-
-  constructor(engine: Engine, kv: KeyValueStore, extra: Partial<ConstructorParameters<typeof Studio>[0]> = {}) {
-    this.studio = new Studio({
-      post: (m) => this.messages.push(structuredClone(m)), // as postMessage would
-      kv,
-      fetch: null,
-      decoder: () => createJsImageDecoder(),
-      imageEncoder: jpegJsEncoder(),
-      ...extra,
-    });
-    this.studio.attachEngine(engine);
-  }
-
-  send(m: UiToWorker): Promise<void> {
-    return this.studio.handle(m);
-  }
-
-  of<T extends WorkerToUi['type']>(type: T): Array<Of<T>> {
-    return this.messages.filter((m): m is Of<T> => m.type === type);
-  }
-
-  last<T extends WorkerToUi['type']>(type: T): Of<T> | undefined {
-    return this.of(type).at(-1);
-  }
-
-  async until<T>(what: string, check: () => T | undefined | false | null, ms = 120_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = check();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last messages: ${this.messages.slice(-5).map((m) => m.type).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  run(id: string): RunSummary | undefined {
-    return this.of('run/update').filter((m) => m.run.id === id).at(-1)?.run;
-  }
-
-  metrics(id: string): number[] {
-    return this.of('run/metrics').filter((m) => m.runId === id).map((m) => m.metrics.loss);
-  }
-}
 
 /** The random base predicts 0 (adaLN-Zero); random modulation and output weights make LoRA gradients non-zero. */
 function perturb(model: MMDiT): void {
@@ -167,7 +115,7 @@ describe('Studio (worker side)', () => {
     // one that compiles the kernels); the phase clears as the first metrics arrive.
     for (const id of ['sft', 'soar']) {
       const mine = h.messages.filter((x) => (x.type === 'run/phase' || x.type === 'run/metrics') && x.runId === id);
-      const phases = mine.filter((x): x is Extract<WorkerToUi, { type: 'run/phase' }> => x.type === 'run/phase').map((x) => x.phase?.kind ?? null);
+      const phases = mine.filter((x): x is Of<'run/phase'> => x.type === 'run/phase').map((x) => x.phase?.kind ?? null);
       expect(phases).toEqual(['preparing', 'first-step', null]);
       expect(mine.findIndex((x) => x.type === 'run/phase' && x.phase === null)).toBeLessThan(mine.findIndex((x) => x.type === 'run/metrics'));
     }
