@@ -59,7 +59,7 @@ export const PRETRAIN_DEFAULTS = {
 
 /** Every option `pretrain` reads (checked before any work: src/cli/args.ts expect). */
 export const PRETRAIN_FLAGS = {
-  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks'],
+  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks', 'stop-at'],
   switches: ['resume'],
 } as const;
 
@@ -104,6 +104,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   if (!(minutes > 0)) throw new Error(`--minutes must be a positive number of minutes, got ${args.string('minutes', '')}`);
   const checkpointMinutes = Number(args.string('checkpoint-minutes', String(d.checkpointMinutes)));
   if (!(checkpointMinutes > 0)) throw new Error(`--checkpoint-minutes must be a positive number, got ${args.string('checkpoint-minutes', '')}`);
+  // Ends this chunk at exactly this step (a recipe that changes mid-run is reproduced chunk by chunk with it).
+  const stopAt = args.int('stop-at', steps);
   const emaDecay = Number(args.string('ema', String(d.ema)));
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new Error(`--ema must be a decay in [0, 1) (0: no weight average), got ${args.string('ema', '')}`);
   // Evaluator scores of the (averaged) weights at the end of every chunk, on this many held-out prompts (0: none).
@@ -158,6 +160,12 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const captionUse: CaptionUse[] = earlier?.captionUse ?? [];
   const chunkEvals: ChunkEval[] = earlier?.evals ?? [];
   const compute: Compute = earlier?.compute ?? { images: 0, seconds: 0, chunks: 0 };
+  if (!(stopAt > trainer.step && stopAt <= steps)) throw new Error(`--stop-at must be after the current step (${trainer.step}) and at most --steps (${steps}), got ${stopAt}`);
+  // The options that decide the weights, per stretch of steps: a recipe changed between chunks is recorded, so
+  // the model card can give the commands that reproduce the run exactly.
+  const recipe: RecipePhase[] = earlier?.recipe ?? [];
+  const trainingArgs = recipeArgs(args);
+  if (recipe.at(-1)?.args !== trainingArgs) recipe.push({ from: trainer.step, args: trainingArgs });
   compute.chunks++;
   const started = performance.now();
   const startStep = trainer.step;
@@ -171,7 +179,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad (${mixLine(mix)}): ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
   const bar = new ProgressBar(steps, 'pretrain', trainer.step);
   const writeMetrics = () =>
-    writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, evals: chunkEvals }));
+    writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), recipe, textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, evals: chunkEvals }));
   // The resumable state: checkpoint (weights, Adam moments, the weight average, RNG, data order, history) and
   // the metrics beside it, both replaced in place, so the folder can be committed as it is after every chunk.
   const saveState = async () => {
@@ -188,12 +196,12 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   let saveMs = 0;
   while (!trainer.done) {
     // Slices of a few steps, so the clock is looked at often enough to stop inside the budget.
-    const slice = Math.min(SLICE_STEPS, every - (trainer.step % every), steps - trainer.step);
+    const slice = Math.min(SLICE_STEPS, every - (trainer.step % every), stopAt - trainer.step);
     await trainer.run(slice, (m) => bar.update(m.step, stepLine(m, `|g| ${m.grad_norm.toFixed(2)} lr ${m.lr.toExponential(2)}`)));
     const now = performance.now();
     const stepMs = (now - started) / Math.max(1, trainer.step - startStep);
     // Stop when one more slice and the final save would overrun the budget.
-    const stop = !trainer.done && now - started + SLICE_STEPS * stepMs + saveMs + chunkEvalMs(evalEvery) > budgetMs;
+    const stop = !trainer.done && (trainer.step >= stopAt || now - started + SLICE_STEPS * stepMs + saveMs + chunkEvalMs(evalEvery) > budgetMs);
     if (trainer.done || stop || trainer.step % every === 0 || now - lastSave > checkpointMinutes * 60_000) {
       const t = performance.now();
       await saveState();
@@ -203,7 +211,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     if (stop) {
       if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks }, cfgScale, compute));
       writeMetrics();
-      console.log(`\nchunk ${compute.chunks} ends at step ${trainer.step}/${steps} (the --minutes budget). Commit ${work}/ to keep it, then continue with:\n  npm run soar -- pretrain ${argLine(args)} --resume`);
+      console.log(`\nchunk ${compute.chunks} ends at step ${trainer.step}/${steps} (${trainer.step >= stopAt ? '--stop-at' : 'the --minutes budget'}). Commit ${work}/ to keep it, then continue with:\n  npm run soar -- pretrain ${argLine(args).replace(/ ?--stop-at \d+/, '')} --resume`);
       trainer.release();
       return 0;
     }
@@ -224,7 +232,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   writeFileSync(join(out, 'samples.png'), gridPng(result.images, { scale: 2, cols: 12 }));
   writeFileSync(join(out, 'loss.png'), linePlotPng([{ color: [40, 100, 220], points: smooth(trainer.history).map((m) => [m.step, m.loss] as const) }], { logY: true }));
   const adapter = describeAdapter(engine.gpu.summary);
-  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, emaDecay, captionUse, compute, chunkEvals, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, args: argLine(args) });
+  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, emaDecay, captionUse, compute, chunkEvals, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, recipe });
   writeFileSync(join(out, 'README.md'), card);
   writeFileSync(join(out, 'eval.json'), JSON.stringify({ model: id, cfg: cfgScale, ...result, images: undefined }, null, 1));
   console.log(card);
@@ -262,8 +270,8 @@ function chunkEvalMs(prompts: number): number {
   return prompts ? 30_000 + prompts * 4_000 : 0;
 }
 
-function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; evals: ChunkEval[]; compute: Compute | null } {
-  let m: { captionUse?: CaptionUse[]; evals?: ChunkEval[]; compute?: Compute };
+function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; evals: ChunkEval[]; compute: Compute | null; recipe: RecipePhase[] | null } {
+  let m: { captionUse?: CaptionUse[]; evals?: ChunkEval[]; compute?: Compute; recipe?: RecipePhase[] };
   try {
     m = JSON.parse(readFileSync(path, 'utf8')) as typeof m;
   } catch (e) {
@@ -275,6 +283,7 @@ function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]
     captionUse: (Array.isArray(m.captionUse) ? m.captionUse : []).filter((u) => u.step <= step),
     evals: (Array.isArray(m.evals) ? m.evals : []).filter((u) => u.step <= step),
     compute,
+    recipe: Array.isArray(m.recipe) ? m.recipe.filter((r) => typeof r?.args === 'string' && Number.isInteger(r.from) && r.from <= step) : null,
   };
 }
 
@@ -338,6 +347,30 @@ function smooth(history: StepMetrics[]): StepMetrics[] {
   return out;
 }
 
+/** From step `from` on, the run trained with these options (argLine without the chunking and reporting ones). */
+interface RecipePhase {
+  from: number;
+  args: string;
+}
+
+/** Options that change only how a run is cut into chunks or reported, not the weights it ends with. */
+const NOT_RECIPE = ['minutes', 'checkpoint-minutes', 'stop-at', 'chunk-eval-prompts', 'chunk-eval-tasks', 'work', 'out'];
+
+function recipeArgs(args: Args): string {
+  return argLine(args)
+    .split(/ (?=--)/)
+    .filter((a) => a && !NOT_RECIPE.includes(a.slice(2).split(' ')[0]))
+    .join(' ');
+}
+
+/** The commands that reproduce a run: one, or one per recipe phase, each stopping where the next began. */
+export function reproduceCommands(recipe: readonly RecipePhase[]): string[] {
+  return recipe.map((r, k) => {
+    const next = recipe[k + 1];
+    return ['npm run soar -- pretrain', r.args, k > 0 ? '--resume' : '', next ? `--stop-at ${next.from}` : ''].filter(Boolean).join(' ');
+  });
+}
+
 function argLine(args: Args): string {
   return args.entries().map(([k, v]) => (v === true ? `--${k}` : `--${k} ${v}`)).filter((a) => !a.startsWith('--resume')).join(' ');
 }
@@ -368,7 +401,7 @@ interface CardInput {
   evalSteps: number;
   cfgScale: number;
   out: string;
-  args: string;
+  recipe: RecipePhase[];
 }
 
 function modelCard(c: CardInput): string {
@@ -387,8 +420,9 @@ function modelCard(c: CardInput): string {
     '',
     '## Reproduce',
     '',
+    ...(c.recipe.length > 1 ? ['The recipe changed during the run; these commands, in order, give the same weights:', ''] : []),
     '```',
-    `npm run soar -- pretrain${c.args ? ' ' + c.args : ''}`,
+    ...reproduceCommands(c.recipe),
     '```',
     '',
     `Compute: ${c.compute.images.toLocaleString('en-US')} images in ${(c.compute.seconds / 3600).toFixed(2)} hours over ${c.compute.chunks} chunk${c.compute.chunks > 1 ? 's' : ''} (each chunk a \`--minutes\` budget that the next continues exactly), on ${c.adapter} through Dawn (${(c.compute.images / Math.max(1, c.compute.seconds)).toFixed(2)} images/s). Same seed, same numbers: the data order, the noise and the initialisation are all seeded.`,

@@ -49,6 +49,13 @@ describe('pretrain and demo commands', () => {
     const metrics = JSON.parse(readFileSync(join(dir, 'chunks', 'work', 'metrics.json'), 'utf8')) as { compute: { images: number; chunks: number }; evals: Array<{ step: number }> };
     expect(metrics.compute).toMatchObject({ images: 48, chunks: 2 });
     expect(metrics.evals.map((x) => x.step)).toEqual([first.step, 24]);
+    expect((metrics as unknown as { recipe: unknown[] }).recipe).toHaveLength(1); // --minutes is not part of the recipe
+    // --stop-at ends a chunk at exactly that step; the resumed run is the same run.
+    expect(await run('stopped', ['--stop-at', '5'])).toBe(0);
+    expect(state('stopped').step).toBe(5);
+    expect(await run('stopped', ['--resume'])).toBe(0);
+    expect(state('stopped').history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
+    await expect(run('stopped', ['--resume', '--stop-at', '30'])).rejects.toThrow(/--stop-at must be after the current step \(24\) and at most --steps \(24\), got 30/);
     const shipped = await import('../../src/codec/safetensors').then((m) => m.readSafetensors(new Uint8Array(readFileSync(join(dir, 'chunks', 'out', 'transformer.safetensors')))));
     const w = 'proj_out.weight';
     expect(Array.from(shipped.tensors.get(w)!.data)).not.toEqual(Array.from(a.tensors[w].data));
@@ -75,7 +82,10 @@ describe('pretrain and demo commands', () => {
     releaseBase(base);
     const card = readFileSync(join(out, 'README.md'), 'utf8');
     expect(card).toContain('npm run soar -- pretrain --preset tiny');
-    expect(card).not.toContain('--resume');
+    // --steps changed at the resume: the card gives both commands, the first stopping where the second began.
+    expect(card).toContain('The recipe changed during the run');
+    expect(card).toMatch(/npm run soar -- pretrain --preset tiny --batch 2 --checkpoint-every 2 --eval-prompts 3 --eval-steps 2 --steps 2 --stop-at 2\n/);
+    expect(card).toMatch(/npm run soar -- pretrain --preset tiny --batch 2 --checkpoint-every 2 --eval-prompts 3 --eval-steps 2 --steps 4 --resume\n/);
     expect(card).toMatch(/Compute: 8 images in \d+\.\d{2} hours over 2 chunks/);
     expect(card).toMatch(/## Score against images seen/);
     expect(card).toMatch(/\| overall \| novel pairs \| in-distribution \|/);
