@@ -26,6 +26,7 @@ import { evaluateModel, type EvalResult } from './evaluate';
 import { fmtTime, ProgressBar, stepLine } from './progress';
 import { describeAdapter } from '../gpu/device';
 import { mixByIndex, mixLine, parseMix } from './curriculum';
+import { wordSeparation, type WordSeparation } from './word-separation';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
 export const PRETRAIN_DEFAULTS = {
@@ -159,6 +160,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const earlier = resume && existsSync(metricsPath) ? readWorkMetrics(metricsPath, trainer.step) : null;
   const captionUse: CaptionUse[] = earlier?.captionUse ?? [];
   const chunkEvals: ChunkEval[] = earlier?.evals ?? [];
+  const separation: WordSeparation[] = earlier?.separation ?? [];
   const compute: Compute = earlier?.compute ?? { images: 0, seconds: 0, chunks: 0 };
   if (!(stopAt > trainer.step && stopAt <= steps)) throw new Error(`--stop-at must be after the current step (${trainer.step}) and at most --steps (${steps}), got ${stopAt}`);
   // The options that decide the weights, per stretch of steps: a recipe changed between chunks is recorded, so
@@ -179,17 +181,19 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad (${mixLine(mix)}): ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
   const bar = new ProgressBar(steps, 'pretrain', trainer.step);
   const writeMetrics = () =>
-    writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), recipe, textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, evals: chunkEvals }));
+    writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), recipe, textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, separation, evals: chunkEvals }));
   // The resumable state: checkpoint (weights, Adam moments, the weight average, RNG, data order, history) and
   // the metrics beside it, both replaced in place, so the folder can be committed as it is after every chunk.
   const saveState = async () => {
     const val = await trainer.validationLoss();
     const empty = await trainer.validationLoss({ emptyCaptions: true });
     captionUse.push({ step: trainer.step, captioned: val, empty });
+    const sep = await wordSeparation(base.textEncoder, base.tokenizer, trainer.step);
+    separation.push(sep);
     account();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
     writeMetrics();
-    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
+    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); caption contexts apart by colour ${sep.color.toFixed(2)}, by shape ${sep.shape.toFixed(2)}; state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
   };
   const budgetMs = minutes * 60_000;
   let lastSave = performance.now();
@@ -232,7 +236,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   writeFileSync(join(out, 'samples.png'), gridPng(result.images, { scale: 2, cols: 12 }));
   writeFileSync(join(out, 'loss.png'), linePlotPng([{ color: [40, 100, 220], points: smooth(trainer.history).map((m) => [m.step, m.loss] as const) }], { logY: true }));
   const adapter = describeAdapter(engine.gpu.summary);
-  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, emaDecay, captionUse, compute, chunkEvals, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, recipe });
+  const card = modelCard({ presetName, cfg, images, adapter, dropout, encoderLrScale, emaDecay, captionUse, separation, compute, chunkEvals, history: trainer.history, validation: trainer.validation, result, evalSteps, cfgScale, out, recipe });
   writeFileSync(join(out, 'README.md'), card);
   writeFileSync(join(out, 'eval.json'), JSON.stringify({ model: id, cfg: cfgScale, ...result, images: undefined }, null, 1));
   console.log(card);
@@ -270,8 +274,8 @@ function chunkEvalMs(prompts: number): number {
   return prompts ? 30_000 + prompts * 4_000 : 0;
 }
 
-function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; evals: ChunkEval[]; compute: Compute | null; recipe: RecipePhase[] | null } {
-  let m: { captionUse?: CaptionUse[]; evals?: ChunkEval[]; compute?: Compute; recipe?: RecipePhase[] };
+function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; separation: WordSeparation[]; evals: ChunkEval[]; compute: Compute | null; recipe: RecipePhase[] | null } {
+  let m: { captionUse?: CaptionUse[]; separation?: WordSeparation[]; evals?: ChunkEval[]; compute?: Compute; recipe?: RecipePhase[] };
   try {
     m = JSON.parse(readFileSync(path, 'utf8')) as typeof m;
   } catch (e) {
@@ -281,6 +285,7 @@ function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]
   const compute = c && Number.isFinite(c.images) && Number.isFinite(c.seconds) && Number.isInteger(c.chunks) ? c : null;
   return {
     captionUse: (Array.isArray(m.captionUse) ? m.captionUse : []).filter((u) => u.step <= step),
+    separation: (Array.isArray(m.separation) ? m.separation : []).filter((u) => u.step <= step),
     evals: (Array.isArray(m.evals) ? m.evals : []).filter((u) => u.step <= step),
     compute,
     recipe: Array.isArray(m.recipe) ? m.recipe.filter((r) => typeof r?.args === 'string' && Number.isInteger(r.from) && r.from <= step) : null,
@@ -392,6 +397,7 @@ interface CardInput {
   encoderLrScale: number;
   emaDecay: number;
   captionUse: CaptionUse[];
+  separation: WordSeparation[];
   /** Compute over every chunk of the run. */
   compute: Compute;
   chunkEvals: ChunkEval[];
@@ -444,6 +450,7 @@ function modelCard(c: CardInput): string {
     ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
     `- Caption use (the same validation images and noise with every caption empty; equal losses mean the model ignores its captions): ${captionUseLine(c.captionUse)}.`,
+    ...(c.separation.length ? [`- Word separation (mean distance between the text encoder's contexts of captions that differ in one colour word / one shape word; a word the encoder does not separate is a word the denoiser cannot follow): ${pickSome(c.separation).map((w) => `${w.step}: ${w.color.toFixed(2)} / ${w.shape.toFixed(2)}`).join(', ')}.`] : []),
     '',
     '## Evaluation',
     '',
@@ -484,8 +491,13 @@ function seenTimes(examples: number, images: number): string {
   return times <= 1 ? 'each seen once' : `each seen ${Number.isInteger(times) ? times : `~${times.toFixed(1)}`} times`;
 }
 
+/** About six entries spread over a list, the last included. */
+function pickSome<T>(xs: readonly T[]): T[] {
+  return xs.filter((_, i, a) => i % Math.ceil(a.length / 6) === 0 || i === a.length - 1);
+}
+
 function captionUseLine(use: CaptionUse[]): string {
-  const picked = use.filter((_, i, a) => i % Math.ceil(a.length / 6) === 0 || i === a.length - 1);
+  const picked = pickSome(use);
   return picked.map((u) => `${u.step}: ${u.captioned.toFixed(4)} captioned vs ${u.empty.toFixed(4)} empty`).join(', ');
 }
 

@@ -93,8 +93,12 @@ describe('pretrain and demo commands', () => {
     // Caption use per checkpoint, the one before --resume kept: captioned vs empty-caption validation loss.
     expect(card).toMatch(/text encoder × 0\.1;/);
     expect(card).toMatch(/Caption use .*: 2: \d\.\d{4} captioned vs \d\.\d{4} empty, 4: \d\.\d{4} captioned vs \d\.\d{4} empty\./);
-    const metrics = JSON.parse(readFileSync(join(work, 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number }>; textEncoderLrScale: number };
+    const metrics = JSON.parse(readFileSync(join(work, 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number }>; separation: Array<{ step: number; color: number; shape: number }>; textEncoderLrScale: number };
     expect(metrics.captionUse.map((c) => c.step)).toEqual([2, 4]);
+    // Word separation at every checkpoint: a random encoder already puts different words apart.
+    expect(metrics.separation.map((w) => w.step)).toEqual([2, 4]);
+    for (const w of metrics.separation) for (const d of [w.color, w.shape]) expect(d > 0 && Number.isFinite(d)).toBe(true);
+    expect(card).toMatch(/Word separation .*: 2: \d+\.\d{2} \/ \d+\.\d{2}, 4: /);
     expect(metrics.textEncoderLrScale).toBe(0.1);
     const evaluated = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { prompts: string[]; byStep: Array<{ steps: number }> };
     expect(evaluated.prompts.length).toBe(3);
