@@ -178,7 +178,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     compute.seconds += (now - accounted.at) / 1000;
     accounted = { at: now, step: trainer.step };
   };
-  console.log(`pretraining ${presetName} (denoiser + text encoder, ${parameterTotal(trainer)} parameters) on builtin:broad (${mixLine(mix)}): ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
+  console.log(`pretraining ${presetName} (${encoderLrScale > 0 ? 'denoiser + text encoder' : 'denoiser; text encoder frozen'}, ${parameterTotal(trainer)} parameters) on builtin:broad (${mixLine(mix)}): ${steps} steps of ${batch}, lr ${cfg.learning_rate} cosine (text encoder × ${encoderLrScale}), caption dropout ${dropout}${emaDecay ? `, weight average ${emaDecay}` : ''}${Number.isFinite(minutes) ? `; this chunk stops after ${minutes} minutes` : ''}`);
   const bar = new ProgressBar(steps, 'pretrain', trainer.step);
   const writeMetrics = () =>
     writeFileSync(metricsPath, JSON.stringify({ config: cfg, args: argLine(args), recipe, textEncoderLrScale: encoderLrScale, emaDecay, compute, history: trainer.history, validation: trainer.validation, captionUse, separation, evals: chunkEvals }));
@@ -445,7 +445,7 @@ function modelCard(c: CardInput): string {
     '## Training',
     '',
     `- Data: \`builtin:broad\` (seed ${c.cfg.seed}), ${c.images} distinct images at ${p.meta.resolution}×${p.meta.resolution}, ${seenTimes(c.cfg.max_train_steps * c.cfg.train_batch_size, c.images)}; captions replaced by the empty caption with probability ${c.dropout} (per image) for classifier-free guidance.`,
-    `- Flow matching (SFT, velocity = noise − data), logit-normal t, shift ${c.cfg.shift}; denoiser and text encoder trained jointly, every parameter.`,
+    `- Flow matching (SFT, velocity = noise − data), logit-normal t, shift ${c.cfg.shift}; ${c.encoderLrScale > 0 ? 'denoiser and text encoder trained jointly, every parameter' : 'every parameter of the denoiser; the text encoder frozen at its seeded random initialisation (learning-rate scale 0: a random encoder keeps every word as far apart as every other, where a jointly trained one learned to amplify colour words and to squeeze shape words together; see the word separation below)'}.`,
     `- ${c.cfg.max_train_steps} steps, batch ${c.cfg.train_batch_size}, AdamW lr ${c.cfg.learning_rate} (text encoder × ${c.encoderLrScale}; ${c.cfg.lr_warmup_steps} warm-up steps, cosine to 0), betas (${c.cfg.adam_beta1}, ${c.cfg.adam_beta2}), weight decay ${c.cfg.adam_weight_decay}, gradient clipping ${c.cfg.max_grad_norm}.`,
     ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
