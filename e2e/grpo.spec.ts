@@ -73,6 +73,7 @@ test('Flow-GRPO: train a short run, watch its groups and rewards, export its LoR
   // "SOAR, then Flow-GRPO": a short SOAR run, then a Flow-GRPO run on top of its LoRA; the card says so and the
   // exported file holds both (stacked ranks).
   await page.getByTestId('method-soar').click();
+  await expect(page.getByTestId('cfg-sample_sde_window_size')).toBeDisabled(); // Flow-GRPO's advanced fields are off for SOAR
   await setField(page, 'max_train_steps', 2);
   await page.getByTestId('train').click();
   const soar = page.locator('[data-testid=run][data-method=soar]');

@@ -100,8 +100,8 @@ interface FormState {
 
 /** Each method's own fields: in its group, or under Advanced. */
 const METHOD_FIELDS = METHOD_IDS.map((id) => ({ id, fields: METHOD_INFOS[id].formFields.filter((f) => !f.advanced) })).filter((g) => g.fields.length > 0);
-const METHOD_ADVANCED: NumField[] = METHOD_IDS.flatMap((id) => METHOD_INFOS[id].formFields.filter((f) => f.advanced));
-const ALL_NUM: NumField[] = [...MAIN_FIELDS, ...METHOD_FIELDS.flatMap((g) => g.fields), ...ADVANCED_FIELDS, ...METHOD_ADVANCED];
+const METHOD_ADVANCED = METHOD_IDS.map((id) => ({ id, fields: METHOD_INFOS[id].formFields.filter((f) => f.advanced) })).filter((g) => g.fields.length > 0);
+const ALL_NUM: NumField[] = [...MAIN_FIELDS, ...METHOD_FIELDS.flatMap((g) => g.fields), ...ADVANCED_FIELDS, ...METHOD_ADVANCED.flatMap((g) => g.fields)];
 
 export function formFromConfig(method: MethodChoice, c: TrainConfig, preset: string | null): FormState {
   const values: Record<string, string> = {};
@@ -240,6 +240,11 @@ export function RunConfigPanel() {
       )}
     </Field>
   );
+  const methodLegend = (id: Method, on: boolean) => (
+    <legend>
+      {methodLabel(id)} {on ? '' : <span className="muted small">(not used by {selected.map(methodLabel).join(' + ')})</span>}
+    </legend>
+  );
   const select = (k: SelectKey) => (
     <Field key={k} label={SELECTS[k].label} name={k} error={byField[k]}>
       <select value={form.selects[k]} onChange={(e) => edit({ selects: { ...form.selects, [k]: e.currentTarget.value } })} data-testid={`cfg-${k}`}>
@@ -315,9 +320,7 @@ export function RunConfigPanel() {
           const on = selected.includes(id);
           return (
             <fieldset key={id} className={`group${on ? '' : ' group-off'}`} disabled={!on} data-testid={`fields-${id}`}>
-              <legend>
-                {methodLabel(id)} {on ? '' : <span className="muted small">(not used by {selected.map(methodLabel).join(' + ')})</span>}
-              </legend>
+              {methodLegend(id, on)}
               <div className="fields">
                 {fields.map(numInput)}
                 {id === 'soar' && select('sde_rollout_type')}
@@ -333,9 +336,18 @@ export function RunConfigPanel() {
         <summary>Advanced</summary>
         <div className="fields">
           {ADVANCED_FIELDS.map(numInput)}
-          {METHOD_ADVANCED.map(numInput)}
           {select('weighting_scheme')}
         </div>
+        {/* A method's advanced fields in its own group, greyed out when the run does not use that method. */}
+        {METHOD_ADVANCED.map(({ id, fields }) => {
+          const on = selected.includes(id);
+          return (
+            <fieldset key={id} className={`group${on ? '' : ' group-off'}`} disabled={!on} data-testid={`advanced-${id}`}>
+              {methodLegend(id, on)}
+              <div className="fields">{fields.map(numInput)}</div>
+            </fieldset>
+          );
+        })}
       </details>
 
       {errors.length > 0 && (
