@@ -26,7 +26,7 @@ import { evaluateModel, type EvalResult } from './evaluate';
 import { fmtTime, ProgressBar, stepLine } from './progress';
 import { describeAdapter } from '../gpu/device';
 import { mixByIndex, mixLine, parseMix } from './curriculum';
-import { wordSeparation, type WordSeparation } from './word-separation';
+import { swapShape, wordSeparation, type WordSeparation } from './word-separation';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
 export const PRETRAIN_DEFAULTS = {
@@ -141,6 +141,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const mix = parseMix(args.string('mix', 'broad'));
   const data = withCaptionDropout(builtinData('broad', images, res, seed, mixByIndex(mix, images, seed)), dropout, seed);
   const validation = builtinData('broad', 32, res, seed + 1); // another stream: never trained on
+  // Single objects from a third stream, for shape use: their loss with the right shape word and with another.
+  const singles = builtinData('broad', 32, res, seed + 2, () => 'single');
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, {
     textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale },
     validation,
@@ -187,13 +189,15 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const saveState = async () => {
     const val = await trainer.validationLoss();
     const empty = await trainer.validationLoss({ emptyCaptions: true });
-    captionUse.push({ step: trainer.step, captioned: val, empty });
+    const shapeRight = await trainer.validationLoss({ data: singles });
+    const shapeSwapped = await trainer.validationLoss({ data: singles, caption: swapShape });
+    captionUse.push({ step: trainer.step, captioned: val, empty, shapeRight, shapeSwapped });
     const sep = await wordSeparation(base.textEncoder, base.tokenizer, trainer.step);
     separation.push(sep);
     account();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
     writeMetrics();
-    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); caption contexts apart by colour ${sep.color.toFixed(2)}, by shape ${sep.shape.toFixed(2)}; state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
+    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); single objects ${shapeRight.toFixed(5)} (shape word swapped ${shapeSwapped.toFixed(5)}); caption contexts apart by colour ${sep.color.toFixed(2)}, by shape ${sep.shape.toFixed(2)}; state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
   };
   const budgetMs = minutes * 60_000;
   let lastSave = performance.now();
@@ -385,6 +389,9 @@ interface CaptionUse {
   step: number;
   captioned: number;
   empty: number;
+  /** Single-object images: the loss with their captions, and with the shape word swapped for another shape. */
+  shapeRight?: number;
+  shapeSwapped?: number;
 }
 
 interface CardInput {
@@ -450,6 +457,7 @@ function modelCard(c: CardInput): string {
     ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
     `- Caption use (the same validation images and noise with every caption empty; equal losses mean the model ignores its captions): ${captionUseLine(c.captionUse)}.`,
+    ...(c.captionUse.some((u) => u.shapeRight !== undefined) ? [`- Shape use (32 unseen single-object images, fixed noise: the loss with their captions vs with the shape word swapped for another shape; equal losses mean the model ignores shape words): ${pickSome(c.captionUse.filter((u) => u.shapeRight !== undefined)).map((u) => `${u.step}: ${u.shapeRight!.toFixed(4)} vs ${u.shapeSwapped!.toFixed(4)}`).join(', ')}.`] : []),
     ...(c.separation.length ? [`- Word separation (mean distance between the text encoder's contexts of captions that differ in one colour word / one shape word; a word the encoder does not separate is a word the denoiser cannot follow): ${pickSome(c.separation).map((w) => `${w.step}: ${w.color.toFixed(2)} / ${w.shape.toFixed(2)}`).join(', ')}.`] : []),
     '',
     '## Evaluation',

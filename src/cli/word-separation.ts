@@ -15,6 +15,17 @@ export interface WordSeparation {
   shape: number;
 }
 
+/** The caption with its shape word replaced by the next shape (circle → square → triangle → diamond → circle). */
+export function swapShape(caption: string): string {
+  return caption
+    .split(' ')
+    .map((w) => {
+      const k = SHAPES.indexOf(w as (typeof SHAPES)[number]);
+      return k < 0 ? w : SHAPES[(k + 1) % SHAPES.length];
+    })
+    .join(' ');
+}
+
 export async function wordSeparation(model: TextEncoderModel, tokenizer: Tokenizer, step: number): Promise<WordSeparation> {
   const captions = COLORS.flatMap((c) => SHAPES.map((s) => `a ${c} ${s}`));
   const out = await engineCaptionEncoder(model, tokenizer, `separation-${step}`).encode(captions);

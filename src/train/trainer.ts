@@ -401,12 +401,17 @@ export class Trainer {
    * replaced by the empty one (not recorded in `validation`): the difference to the captioned loss is how
    * much the model reads its captions (0 for a model that ignores them).
    */
-  async validationLoss(opts: { emptyCaptions?: boolean } = {}): Promise<number> {
+  /**
+   * The flow-matching loss on the validation images with fixed noise and t. Variants for probes (not recorded in
+   * the validation history): every caption empty, other images (`data`), or each caption rewritten (`caption`,
+   * e.g. with a word swapped: a loss that does not rise means the model ignores that word).
+   */
+  async validationLoss(opts: { emptyCaptions?: boolean; data?: TrainingData; caption?: (caption: string) => string } = {}): Promise<number> {
     const e = this.engine;
-    const data = this.opts.validation ?? this.data;
+    const data = opts.data ?? this.opts.validation ?? this.data;
     const n = Math.min(this.opts.validationCount ?? 8, data.size);
     const examples = Array.from({ length: n }, (_, i) => data.example(i));
-    const captions = await this.hostCaptions(examples.map((x) => (opts.emptyCaptions ? '' : x.caption)));
+    const captions = await this.hostCaptions(examples.map((x) => (opts.emptyCaptions ? '' : opts.caption ? opts.caption(x.caption) : x.caption)));
     const rng = new Rng(VALIDATION_SEED);
     const loss = e.noGrad(() =>
       e.scope(() => {
@@ -428,7 +433,7 @@ export class Trainer {
     );
     const value = await loss.item();
     loss.release();
-    if (!opts.emptyCaptions) this.validation.push({ step: this.step, loss: value });
+    if (!opts.emptyCaptions && !opts.data && !opts.caption) this.validation.push({ step: this.step, loss: value });
     return value;
   }
 

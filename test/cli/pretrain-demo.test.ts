@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { swapShape } from '../../src/cli/word-separation';
 import { parseArgs } from '../../src/cli/args';
 import { demoCommand, meanStd } from '../../src/cli/demo';
 import { pretrainCommand } from '../../src/cli/pretrain';
@@ -99,6 +100,13 @@ describe('pretrain and demo commands', () => {
     expect(metrics.separation.map((w) => w.step)).toEqual([2, 4]);
     for (const w of metrics.separation) for (const d of [w.color, w.shape]) expect(d > 0 && Number.isFinite(d)).toBe(true);
     expect(card).toMatch(/Word separation .*: 2: \d+\.\d{2} \/ \d+\.\d{2}, 4: /);
+    // Shape use: single-object images with their captions and with the shape word swapped, at every checkpoint
+    // (equal here: two steps from an adaLN-zero start, the model reads no caption yet, as "empty" shows).
+    const use = (metrics as unknown as { captionUse: Array<{ shapeRight: number; shapeSwapped: number }> }).captionUse;
+    for (const u of use) expect(Number.isFinite(u.shapeRight) && Number.isFinite(u.shapeSwapped), JSON.stringify(use)).toBe(true);
+    expect(card).toMatch(/Shape use .*: 2: \d\.\d{4} vs \d\.\d{4}, 4: /);
+    expect(swapShape('a small red triangle')).toBe('a small red diamond');
+    expect(swapShape('a photo of a diamond')).toBe('a photo of a circle');
     expect(metrics.textEncoderLrScale).toBe(0.1);
     const evaluated = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { prompts: string[]; byStep: Array<{ steps: number }> };
     expect(evaluated.prompts.length).toBe(3);
