@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLoraSpec, runCommand } from '../../src/cli/main';
+import { quietCommand as quiet } from './quiet';
+import { parseLoraSpec } from '../../src/cli/main';
 import { decodePng } from '../../src/data/ingest/png-decode';
 import { getEngine, rand } from '../tensor/harness';
 import { readSafetensors, writeSafetensors } from '../../src/codec/safetensors';
@@ -16,17 +17,6 @@ import { contentHash } from '../../src/io/base-model';
 import { rgbPng, writeDataset, type FileSpec } from '../data/ingest/fixtures';
 import { shardedFiles } from '../io/tuned-fixtures';
 
-const quiet = async ([command, ...argv]: string[]): Promise<number> => {
-  const [log, warn, write] = [console.log, console.warn, process.stderr.write.bind(process.stderr)];
-  console.log = () => undefined;
-  console.warn = () => undefined;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await runCommand(await getEngine(), command, argv);
-  } finally {
-    [console.log, console.warn, process.stderr.write] = [log, warn, write];
-  }
-};
 
 describe('train on a folder', () => {
   it('keeps a held-out split out of training, names it, and measures the validation loss on it', { timeout: 240_000 }, async () => {

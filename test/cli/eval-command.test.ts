@@ -4,30 +4,16 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/cli/main';
-import { getEngine } from '../tensor/harness';
-
-async function quietly(command: string, argv: string[]): Promise<number> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = () => undefined;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await runCommand(await getEngine(), command, argv);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-}
+import { quietCommand } from './quiet';
 
 describe('eval', () => {
   it('scores the held-out prompts with and without drift samples', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'soar-eval-'));
     const base = join(dir, 'base');
-    expect(await quietly('init-base', ['--preset', 'tiny', '--seed', '3', '--out', base])).toBe(0);
+    expect(await quietCommand(['init-base', '--preset', 'tiny', '--seed', '3', '--out', base])).toBe(0);
     for (const drift of ['0', '2']) {
       const out = join(dir, `report-${drift}.json`);
-      expect(await quietly('eval', ['--base', base, '--prompts', '3', '--eval-steps', '2', '--drift-samples', drift, '--out', out])).toBe(0);
+      expect(await quietCommand(['eval', '--base', base, '--prompts', '3', '--eval-steps', '2', '--drift-samples', drift, '--out', out])).toBe(0);
       expect(existsSync(out)).toBe(true);
       const report = JSON.parse(readFileSync(out, 'utf8')) as { byStep: Array<{ steps: number; overall: number }>; drift: unknown[] };
       expect(report.byStep.map((s) => s.steps)).toEqual([2]);

@@ -5,23 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/cli/main';
+import { quietCommand as quiet } from './quiet';
 import { readSafetensors } from '../../src/codec/safetensors';
 import { checkpointFromBytes } from '../../src/io/checkpoint-file';
-import { getEngine } from '../tensor/harness';
 
-const quiet = async ([command, ...argv]: string[]): Promise<number> => {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  console.log = () => undefined;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await runCommand(await getEngine(), command, argv);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-};
 
 // 2 micro-batches per round, 2 passes: 4 updates per round. The random base moves little per update: a clip
 // range of 1e-6 so the clip acts on the round's later updates all the same.
