@@ -34,7 +34,7 @@ function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n: numbe
 }
 
 /** Orthonormalises the columns of Q [m, k] in place (modified Gram–Schmidt, twice for stability). */
-function orthonormalise(Q: Float64Array, m: number, k: number): void {
+export function orthonormalise(Q: Float64Array, m: number, k: number): void {
   for (let pass = 0; pass < 2; pass++) {
     for (let j = 0; j < k; j++) {
       for (let i = 0; i < j; i++) {

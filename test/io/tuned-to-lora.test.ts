@@ -11,6 +11,7 @@ import { openTunedTransformer, TunedInputError, type TensorReader } from '../../
 import { extractLoraFromTuned, summarizeEnergy } from '../../src/io/tuned-to-lora';
 import { PRESETS } from '../../src/model/config';
 import { ATTENTION_TARGETS, loraModuleNames, type LoraSet } from '../../src/model/lora';
+import { orthonormalise } from '../../src/model/lora-extract';
 import { parameterSpecs } from '../../src/model/params';
 import type { Engine } from '../../src/tensor/engine';
 import { getEngine, rand } from '../tensor/harness';
@@ -82,19 +83,10 @@ function singularValues(W: Float64Array, m: number, n: number): number[] {
   return sv.sort((x, y) => y - x);
 }
 
-/** Random orthonormal columns Q [m, k] (Gram–Schmidt on uniform noise). */
+/** Random orthonormal columns Q [m, k]: uniform noise, orthonormalised. */
 function orthonormal(m: number, k: number, seed: number): Float64Array {
   const Q = rand(m * k, seed);
-  for (let j = 0; j < k; j++) {
-    for (let i = 0; i < j; i++) {
-      let dot = 0;
-      for (let r = 0; r < m; r++) dot += Q[r * k + i] * Q[r * k + j];
-      for (let r = 0; r < m; r++) Q[r * k + j] -= dot * Q[r * k + i];
-    }
-    let norm = 0;
-    for (let r = 0; r < m; r++) norm += Q[r * k + j] ** 2;
-    for (let r = 0; r < m; r++) Q[r * k + j] /= Math.sqrt(norm);
-  }
+  orthonormalise(Q, m, k);
   return Q;
 }
 
