@@ -10,7 +10,7 @@ describe('pretraining curriculum', () => {
   it('parses phases and refuses what it cannot follow', () => {
     expect(parseMix('broad')).toEqual([{ mix: 'broad', from: 0 }]);
     expect(parseMix('single, broad@120000')).toEqual([{ mix: 'single', from: 0 }, { mix: 'broad', from: 120000 }]);
-    expect(() => parseMix('singles')).toThrow(/"singles" is not a task mix \(one of broad, single\)/);
+    expect(() => parseMix('singles')).toThrow(/"singles" is not a task mix \(one of broad, single, single_large\)/);
     expect(() => parseMix('single@5')).toThrow(/first mix starts at image 0/);
     expect(() => parseMix('single,broad')).toThrow(/needs the image it starts at/);
     expect(() => parseMix('single,broad@1.5')).toThrow(/positive whole number/);
@@ -40,5 +40,27 @@ describe('pretraining curriculum', () => {
     // The explicit default draws exactly what no mix draws (resumed runs and the shipped recipe stay the same).
     for (let i = 0; i < 20; i++) expect(builtinSample('broad', i, { size: 16, mix: 'broad' }).caption).toBe(builtinSample('broad', i, { size: 16 }).caption);
     expect(() => builtinSample('clean', 0, { mix: 'single' })).toThrow(/applies to broad only/);
+  });
+
+  it('draws every object large in single_large, naming the size in about half of the captions', () => {
+    let named = 0;
+    const tasks = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const s = builtinSample('broad', i, { size: 32, mix: 'single_large' });
+      tasks.add(s.spec.task);
+      expect(s.scene.objects.map((o) => o.size)).toEqual(['large']);
+      const size = s.spec.objects[0].size;
+      if (size !== undefined) {
+        expect(size).toBe('large');
+        expect(s.caption).toMatch(/\blarge\b/);
+        named++;
+      } else expect(s.caption).not.toMatch(/\b(large|small)\b/);
+    }
+    expect([...tasks].sort()).toEqual(['colors', 'single_object']);
+    expect(named).toBeGreaterThan(70);
+    expect(named).toBeLessThan(130);
+    // The single mix still draws both sizes.
+    const sizes = new Set(Array.from({ length: 60 }, (_, i) => builtinSample('broad', i, { size: 32, mix: 'single' }).scene.objects[0].size));
+    expect([...sizes].sort()).toEqual(['large', 'small']);
   });
 });

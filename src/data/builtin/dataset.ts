@@ -15,7 +15,7 @@ import { layoutObjects, type LayoutOptions, type ObjectDraft } from './layout';
 import { hashSeed, Rng } from './prng';
 import { renderScene } from './render';
 import type { PromptSpec, Scene } from './spec';
-import { BACKGROUND_LEVEL, COLORS, PALETTE, SIZES, TASKS, type Color, type Task } from './vocab';
+import { BACKGROUND_LEVEL, COLORS, PALETTE, SIZES, TASKS, type Color, type Size, type Task } from './vocab';
 
 export type SplitName = 'broad' | 'clean';
 export const SPLITS: readonly SplitName[] = ['broad', 'clean'];
@@ -60,14 +60,21 @@ interface SplitProfile {
  *  - broad: the relational and attribute tasks are the hard ones, so they get more weight;
  *  - single: one object per image (a shape, coloured or not, sized or not). A small base that sees mostly
  *    compositions learns the colour words (a colour moves every pixel of an object) long before the shape words
- *    (a shape moves only a few edge pixels), so a curriculum can give the shapes the whole budget first.
+ *    (a shape moves only a few edge pixels), so a curriculum can give the shapes the whole budget first;
+ *  - single_large: single, with every object drawn large (the caption still names the size half of the time).
+ *    What tells a circle from a square is its corners: at 32 px a small circle and a small square differ by
+ *    9 (squared [-1, 1] units summed over pixels, about what a 0.5 px shift changes), large ones by 22 (measured
+ *    on the renderer), so the shape words carry 2.4 times the loss signal while the model learns to follow them.
  */
 export const TASK_MIXES = {
   broad: { single_object: 0.12, two_object: 0.12, counting: 0.16, colors: 0.16, position: 0.22, color_attr: 0.22 },
   single: { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 },
+  single_large: { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 },
 } as const satisfies Record<string, Readonly<Record<Task, number>>>;
 export type TaskMix = keyof typeof TASK_MIXES;
 export const TASK_MIX_NAMES = Object.keys(TASK_MIXES) as TaskMix[];
+/** Mixes that draw only some sizes (the others draw every size). */
+const MIX_SIZES: Partial<Record<TaskMix, readonly Size[]>> = { single_large: ['large'] };
 
 const PROFILES: Readonly<Record<SplitName, SplitProfile>> = {
   broad: {
@@ -96,8 +103,10 @@ export function describeBuiltinSample(split: SplitName, index: number, opts: Bui
   const rng = new Rng(hashSeed(opts.seed ?? DEFAULT_SEED, split, index));
   if (opts.mix !== undefined && split !== 'broad') throw new Error(`builtin dataset: a task mix applies to broad only, not ${split}`);
   if (opts.mix !== undefined && !(opts.mix in TASK_MIXES)) throw new Error(`builtin dataset: unknown task mix ${JSON.stringify(opts.mix)} (one of ${TASK_MIX_NAMES.join(', ')})`);
-  const task = profile.taskOf(index, rng, opts.mix ?? 'broad');
-  const draft = draftFor(task, rng, profile.draft);
+  const mix = opts.mix ?? 'broad';
+  const task = profile.taskOf(index, rng, mix);
+  const sizes = MIX_SIZES[mix];
+  const draft = draftFor(task, rng, sizes ? { ...profile.draft, sizes } : profile.draft);
   const layout: LayoutOptions = { size, radiusJitter: profile.radiusJitter };
   const objects = layoutObjects(draft.objects, rng, layout, draft.relation);
   const g = rng.uniform(profile.background[0], profile.background[1]);

@@ -5,7 +5,7 @@
 import type { ObjectDraft } from './layout';
 import type { Rng } from './prng';
 import type { ObjectSpec, PromptSpec } from './spec';
-import { COLORS, COUNTS, PALETTE, RELATIONS, SHAPES, SIZES, type Color, type RGB, type Shape, type Task } from './vocab';
+import { COLORS, COUNTS, PALETTE, RELATIONS, SHAPES, SIZES, type Color, type RGB, type Shape, type Size, type Task } from './vocab';
 
 export type PairFilter = (color: Color, shape: Shape) => boolean;
 
@@ -21,6 +21,8 @@ export interface DraftOptions {
   colorJitter: number;
   /** Probability that a single-object caption names the size. */
   sizeWordRate: number;
+  /** The sizes objects are drawn at (every size when absent). */
+  sizes?: readonly Size[];
 }
 
 function pickColor(rng: Rng, shape: Shape, o: DraftOptions, exclude: readonly Color[] = []): Color {
@@ -32,7 +34,7 @@ function draftObject(rng: Rng, shape: Shape, color: Color, o: DraftOptions): Obj
   const base = PALETTE[color];
   const jitter = (v: number) => Math.min(1, Math.max(0, v + o.colorJitter * (2 * rng.next() - 1)));
   const rgb: RGB = [jitter(base[0]), jitter(base[1]), jitter(base[2])];
-  return { shape, color, size: rng.pick(SIZES), rgb };
+  return { shape, color, size: rng.pick(o.sizes ?? SIZES), rgb };
 }
 
 function twoDistinctShapes(rng: Rng): [Shape, Shape] {
