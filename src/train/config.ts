@@ -64,7 +64,10 @@ export interface TrainConfig {
    * the importance ratio and its clip act). 0: gradient_accumulation_steps, one update per round (on policy).
    */
   sample_num_batches_per_epoch: number;
-  /** Passes the updates make over a sampling round (each pass trains every micro-batch of the round once). */
+  /**
+   * Passes the updates make over a sampling round (each pass trains every sample of the round once, re-batched
+   * into micro-batches in its own seeded order).
+   */
   train_num_inner_epochs: number;
   /** The reward by name (src/train/rewards.ts). */
   reward_fn: string;

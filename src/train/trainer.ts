@@ -22,7 +22,7 @@ import { sampleT, shiftSigma, timestepOf } from './schedule';
 import { methodOf, trainStepFlops } from './methods';
 import type { MethodStep, Prepared, StepContext, TrainingMethod, Unconditional } from './methods/method';
 import { loraFromCheckpoint, loraTensors } from './checkpoint-lora';
-import { releaseRound, snapshotLora, type Round, type RoundCheckpoint } from './round';
+import { passBatches, releaseRound, snapshotLora, type Round, type RoundCheckpoint } from './round';
 
 export interface TrainingExample {
   /** [C, H, W] in [-1, 1] at the model's resolution. */
@@ -153,6 +153,7 @@ export class Trainer {
     if (errs.length) throw new Error(`invalid training config: ${errs.join('; ')}`);
     if (data.size === 0) throw new Error('the dataset is empty: add images with captions');
     this.method = methodOf(config.method);
+    if (this.method.prepare && !this.method.joinRound) throw new Error(`method ${this.method.id} samples before its gradient (prepare) but does not join its rounds (joinRound)`);
     if (opts.textEncoder && config.train_mode !== 'full') throw new Error('training the text encoder needs train_mode "full" (pretraining); LoRA runs use the frozen encoder');
     opts.textEncoder?.model.setTrainable(true);
     if (config.train_mode === 'lora') {
@@ -233,14 +234,15 @@ export class Trainer {
    * A step of a method that reads results back before its gradient (online RL: sample, then score). It samples
    * a round of micro-batches when none is under way (outside the step's scope), then trains the update's
    * gradient_accumulation_steps of them: update u of a round takes its micro-batches u·accum … u·accum +
-   * accum − 1, counted over the round's passes in sampled order. With one update per round (the default) this
-   * is sampling and training the same micro-batches, as before rounds.
+   * accum − 1, counted over the round's passes. Each pass cuts the round's samples into micro-batches of the
+   * sampled size in its own seeded order (round.ts passBatches). With one update per round (the default) this is
+   * sampling and training the same micro-batch, as before rounds.
    */
   private async onlineStep(opts: { capture?: (r: MethodStep) => void }, step: number, lr: number): Promise<{ metrics: Promise<StepMetrics> }> {
     const round = this.round ?? (this.round = await this.sampleRound());
     const accum = this.config.gradient_accumulation_steps;
     const u = step - round.start.step;
-    const picks = Array.from({ length: accum }, (_, a) => round.batches[(u * accum + a) % round.batches.length]);
+    const picks = Array.from({ length: accum }, (_, a) => this.microBatch(round, u * accum + a));
     let result: { metrics: Promise<StepMetrics> };
     try {
       result = await this.recordStep(picks.map((b) => b.host), picks.map((b) => b.prepared), (hb) => this.context(hb, Boolean(opts.capture)), opts, step, lr);
@@ -250,6 +252,16 @@ export class Trainer {
     }
     if (u + 1 >= round.updates) this.endRound();
     return result;
+  }
+
+  /**
+   * The k-th micro-batch a round trains (counted over its passes): the pass's k-th cut of the round's samples. The
+   * host batch at that position only sizes the step (a prepared method's step reads its samples from `prepared`).
+   */
+  private microBatch(round: Round<HostBatch>, k: number): { host: HostBatch; prepared: Prepared } {
+    const n = round.hosts.length;
+    const cuts = passBatches(round.samples.samples, n, this.config.seed, round.start.step, Math.floor(k / n));
+    return { host: round.hosts[k % n], prepared: round.samples.batch(cuts[k % n]) };
   }
 
   private async sampleRound(): Promise<Round<HostBatch>> {
@@ -271,19 +283,22 @@ export class Trainer {
     const adapters = policy ? [...this.adapters().filter((a) => a !== this.lora), policy] : this.adapters();
     const hosts: HostBatch[] = [];
     for (let b = 0; b < shape.batches; b++) hosts.push(await this.nextBatch());
-    const batches: Round<HostBatch>['batches'] = [];
-    const round: Round<HostBatch> = { start, batches, updates, policy };
+    const prepared: Prepared[] = [];
+    let round: Round<HostBatch>;
     try {
       for (const host of hosts) {
         const batch = e.scope(() => this.upload(host));
         try {
-          batches.push({ host, prepared: await this.method.prepare!(batch, cfg, { ...this.context(host, false), adapters }) });
+          prepared.push(await this.method.prepare!(batch, cfg, { ...this.context(host, false), adapters }));
         } finally {
           for (const t of Object.values(batch)) t.release();
         }
       }
+      // What needs the whole round (Flow-GRPO's advantages) is computed once all of it is sampled.
+      round = { start, hosts, samples: this.method.joinRound!(prepared, cfg), updates, policy };
     } catch (err) {
-      releaseRound(round);
+      for (const p of prepared) p.release();
+      policy?.release();
       throw err;
     }
     if (resumed) {

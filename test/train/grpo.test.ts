@@ -1,9 +1,11 @@
 // Flow-GRPO (docs/methods.md, "Flow-GRPO"): the SDE transition against a float64 reference, the spec's
 // identities (log p at the mean, CPS, on-policy ratio 1, KL 0 at a fresh adapter), group advantages by hand,
-// and, on `tiny` with a toy reward, a fixed-seed run whose reward rises.
-import { describe, expect, it } from 'vitest';
+// and, on `tiny` with a toy reward, sampling rounds (advantages over the round, each pass's reshuffled
+// micro-batches, exact resume in the middle of a pass) and a fixed-seed run whose reward rises.
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
-import { groupAdvantages, transitionLogProb, transitions, trainedSteps } from '../../src/train/methods/grpo';
+import { groupAdvantages, grpo, roundAdvantages, transitionLogProb, transitions, trainedSteps, type GrpoPrepared } from '../../src/train/methods/grpo';
+import { passBatches } from '../../src/train/round';
 import { applyStep } from '../../src/train/rollout';
 import { Trainer, type StepMetrics } from '../../src/train/trainer';
 import { tinyWorld } from './tiny-world';
@@ -132,11 +134,24 @@ describe('Flow-GRPO: training on tiny', () => {
   // The reference's off-policy updates: a round of sampled micro-batches, trained by several updates.
   const ROUNDS: TrainConfig = { ...GRPO, reward_fn: 'redness', sample_num_steps: 3, sample_sde_window_size: 1, sample_sde_window_range: [0, 3], sample_guidance_scale: 1, train_cfg: false };
 
+  /** What each micro-batch step was given (the spy calls through to the method's step). */
+  function spyOnSteps(): GrpoPrepared[] {
+    const seen: GrpoPrepared[] = [];
+    const original = grpo.step;
+    vi.spyOn(grpo, 'step').mockImplementation((batch, cfg, ctx) => {
+      seen.push(ctx.prepared as GrpoPrepared);
+      return original(batch, cfg, ctx);
+    });
+    return seen;
+  }
+  afterEach(() => vi.restoreAllMocks());
+
   it("a round's later updates train on an older policy's samples: ratio ≠ 1, and the clip holds some of them", async () => {
     const e = await getEngine();
     const w = await world(e);
     // 2 micro-batches per round, one per update, 2 passes: 4 updates per round; then the next round.
     const cfg: TrainConfig = { ...ROUNDS, sample_num_batches_per_epoch: 2, train_num_inner_epochs: 2, max_train_steps: 5 };
+    const seen = spyOnSteps();
     const t = await Trainer.create(e, w.model, w.cache, w.data, cfg);
     await t.run(4);
     expect((await t.checkpoint()).round, 'at a round boundary a checkpoint holds no round').toBeUndefined();
@@ -153,34 +168,78 @@ describe('Flow-GRPO: training on tiny', () => {
       expect(m.approx_kl as number).toBeGreaterThan(1e-10);
       expect(m.clipfrac as number).toBeGreaterThan(0);
     }
-    // The second pass over the round trains the same samples again (same rewards as the first pass).
-    expect(h[2].reward_mean).toBe(h[0].reward_mean);
-    expect(h[3].reward_mean).toBe(h[1].reward_mean);
-    expect(h[4].reward_mean).not.toBe(h[0].reward_mean);
+    // Each pass trains every one of the round's 16 samples once, re-batched in its own seeded order: the
+    // round's micro-batches are not the sampled ones, and the second pass is not the first again.
+    expect(seen.map((p) => p.samples)).toEqual([...passBatches(16, 2, cfg.seed, 0, 0), ...passBatches(16, 2, cfg.seed, 0, 1), passBatches(16, 2, cfg.seed, 4, 0)[0]]);
+    for (const pass of [seen.slice(0, 2), seen.slice(2, 4)]) expect(pass.flatMap((p) => p.samples!).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);
+    expect(seen[0].samples).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(seen[2].samples).not.toEqual(seen[0].samples);
+    expect(h[2].reward_mean).not.toBe(h[0].reward_mean);
+    // A pass's micro-batches together hold the round: the same mean reward in both passes.
+    expect(((h[2].reward_mean as number) + (h[3].reward_mean as number)) / 2).toBeCloseTo(((h[0].reward_mean as number) + (h[1].reward_mean as number)) / 2, 12);
+    // The advantages are the round's: every prompt's group normalised with the std of all 16 rewards.
+    const round = seen[0].groups;
+    expect(round.rewards).toHaveLength(16);
+    const prompts = round.rewards.map((_, i) => round.prompts[Math.floor(i / round.perPrompt)]);
+    expect([...round.advantages]).toEqual([...roundAdvantages(prompts, round.rewards, true, cfg.train_adv_clip_max)]);
+    const perBatch = [0, 8].flatMap((at) => [...groupAdvantages(round.rewards.slice(at, at + 8), [0, 0, 0, 0, 1, 1, 1, 1], true, cfg.train_adv_clip_max)]);
+    expect([...round.advantages]).not.toEqual(perBatch);
+    for (const p of seen.slice(0, 4)) expect(p.kept).toEqual(p.samples!.filter((i) => round.advantages[i] !== 0));
     t.release();
   }, 300_000);
 
-  it('resumes exactly in the middle of a round: the round is sampled again with the policy that sampled it', async () => {
+  it("a micro-batch mixing samples of different Fast windows re-scores each at its own window: on policy, ratio 1", async () => {
+    const e = await getEngine();
+    const w = await world(e);
+    // Two micro-batches per round, one per update, each micro-batch's window of 1 step drawn among 3: the round's
+    // samples mix two windows in most rounds, and each update's micro-batch holds samples of both. A round's
+    // first update is on policy.
+    const cfg: TrainConfig = { ...ROUNDS, sample_num_batches_per_epoch: 2, max_train_steps: 6 };
+    const seen = spyOnSteps();
+    const t = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+    await t.run();
+    const windows = (p: GrpoPrepared) => new Set(p.kept.map((i) => p.schedules?.of[i] ?? 0)).size;
+    const onPolicy = [0, 2, 4];
+    expect(onPolicy.filter((k) => windows(seen[k]) > 1).length, 'on-policy micro-batches training samples of two windows').toBeGreaterThan(0);
+    for (const k of onPolicy) {
+      const m = t.history[k];
+      // A sample re-scored at another step than it was sampled at would move its ratio far from 1.
+      expect(m.approx_kl as number, `step ${k + 1}`).toBeLessThan(1e-12);
+      expect(m.clipfrac).toBe(0);
+      // On policy the loss is −mean A over the micro-batch's trained samples (not 0: it holds parts of groups),
+      // whichever window each was drawn with.
+      const p = seen[k];
+      const want = -p.kept.reduce((s, i) => s + p.groups.advantages[i], 0) / p.kept.length;
+      expect(Math.abs(want)).toBeGreaterThan(1e-3);
+      expect(m.policy_loss as number).toBeCloseTo(want, 4);
+    }
+    t.release();
+  }, 300_000);
+
+  it('resumes exactly in the middle of a round, at a pass boundary and in the middle of a later pass: the round is sampled again with the policy that sampled it, each pass re-batched as before', async () => {
     const e = await getEngine();
     const w = await world(e);
     const cfg: TrainConfig = { ...ROUNDS, sample_num_batches_per_epoch: 2, train_num_inner_epochs: 2, max_train_steps: 5 };
-    const key = (h: StepMetrics) => [h.loss, h.reward_mean, h.approx_kl, h.clipfrac];
+    const key = (h: StepMetrics) => [h.loss, h.reward_mean, h.approx_kl, h.clipfrac, h.grad_norm];
     const straight = await Trainer.create(e, w.model, w.cache, w.data, cfg);
     await straight.run();
     const want = straight.history.map(key);
     straight.release();
-    const first = await Trainer.create(e, w.model, w.cache, w.data, cfg);
-    await first.run(2);
-    // As the studio keeps it (IndexedDB clones the object).
-    const ck = structuredClone(await first.checkpoint());
-    expect(ck.round?.step).toBe(0);
-    expect(Object.keys(ck.round!.tensors).sort()).toEqual(Object.keys(ck.tensors).sort());
-    first.release();
-    const resumed = await Trainer.create(e, w.model, w.cache, w.data, cfg);
-    resumed.restore(ck);
-    await resumed.run();
-    expect(resumed.history.map(key)).toEqual(want);
-    resumed.release();
+    // Step 2 begins the round's second pass; step 3 is its second micro-batch.
+    for (const stop of [2, 3]) {
+      const first = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+      await first.run(stop);
+      // As the studio keeps it (IndexedDB clones the object).
+      const ck = structuredClone(await first.checkpoint());
+      expect(ck.round?.step).toBe(0);
+      expect(Object.keys(ck.round!.tensors).sort()).toEqual(Object.keys(ck.tensors).sort());
+      first.release();
+      const resumed = await Trainer.create(e, w.model, w.cache, w.data, cfg);
+      resumed.restore(ck);
+      await resumed.run();
+      expect(resumed.history.map(key), `stopped after step ${stop}`).toEqual(want);
+      resumed.release();
+    }
   }, 300_000);
 
   // The default (one on-policy update per round), and the reference's shape: 2 updates per round, the second off policy.

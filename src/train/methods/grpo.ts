@@ -1,13 +1,14 @@
-// Flow-GRPO: online RL with the evaluator as the reward (docs/methods.md, "Flow-GRPO"). Per step, for each of
-// the batch's prompts: a group of sample_num_image_per_prompt images sampled with the SDE form of the sampler
-// (log-probability of every transition kept), rewards, advantages normalised within the group, then the
-// clipped importance-ratio objective on the trained transitions, re-scored with gradient, plus β·KL to the base.
+// Flow-GRPO: online RL with the evaluator as the reward (docs/methods.md, "Flow-GRPO"). Per sampled micro-batch,
+// for each of the batch's prompts: a group of sample_num_image_per_prompt images sampled with the SDE form of
+// the sampler (log-probability of every transition kept) and their rewards; over the sampling round, advantages
+// normalised within each prompt's group; then, per trained micro-batch of the round's samples, the clipped
+// importance-ratio objective on the trained transitions, re-scored with gradient, plus β·KL to the base.
 import { backward } from '../../tensor/autograd';
 import type { Engine } from '../../tensor/engine';
 import { addScalar, addScaled, scale, square, sub } from '../../tensor/ops/elementwise';
 import { clippedPolicyLoss, ratioOutsideClip } from '../../tensor/ops/policy';
 import { expand, mean, perSampleMse } from '../../tensor/ops/reduce';
-import { concat, split } from '../../tensor/ops/shape';
+import { concat, contiguousStrides, gatherStrided, split } from '../../tensor/ops/shape';
 import type { Tensor } from '../../tensor/tensor';
 import { sigmaSchedule } from '../../sample/sampler';
 import type { TrainConfig } from '../config';
@@ -15,7 +16,7 @@ import { rewardOf } from '../rewards';
 import { applyStep, stepCoefficients, type StepCoefficients } from '../rollout';
 import { timestepOf } from '../schedule';
 import { rows } from '../step';
-import type { Batch, MethodInfo, MethodStep, Prepared, StepContext, TrainingMethod } from './method';
+import type { Batch, MethodInfo, MethodStep, Prepared, PreparedRound, StepContext, TrainingMethod } from './method';
 
 /** The reference's geneval_sd3 recipe (config/grpo.py), under its names flattened with '_' for '.'. */
 export const GRPO_DEFAULTS: Pick<
@@ -62,7 +63,7 @@ export const GRPO_DEFAULTS: Pick<
 export const ADVANTAGE_STD_EPS = 1e-4;
 
 /**
- * Advantages per sample: (r − mean of its prompt's group) / (std + 1e-4), the std over every reward of the step
+ * Advantages per sample: (r − mean of its prompt's group) / (std + 1e-4), the std over every reward given
  * when `globalStd` (the reference's SD3 configs) else over the group; population std (ddof 0); clipped to
  * ±advClipMax. A group whose rewards are all equal gets 0 (it carries no signal and is not trained).
  */
@@ -80,6 +81,21 @@ export function groupAdvantages(rewards: readonly number[], groupOf: readonly nu
     const a = (r - m) / ((globalStd ? all : std(g)) + ADVANTAGE_STD_EPS);
     return Math.max(-advClipMax, Math.min(advClipMax, a));
   });
+}
+
+/**
+ * Advantages over a sampling round, as the reference's per-prompt stat tracker over an epoch's samples: each
+ * sample grouped with every other of the same prompt text (groups of one prompt sampled in different
+ * micro-batches pool into one), the global std over all of the round's rewards.
+ */
+export function roundAdvantages(prompts: readonly string[], rewards: readonly number[], globalStd: boolean, advClipMax: number): Float64Array {
+  if (prompts.length !== rewards.length) throw new Error(`roundAdvantages: ${prompts.length} prompts for ${rewards.length} rewards`);
+  const ids = new Map<string, number>();
+  const groupOf = prompts.map((p) => {
+    if (!ids.has(p)) ids.set(p, ids.size);
+    return ids.get(p)!;
+  });
+  return groupAdvantages(rewards, groupOf, globalStd, advClipMax);
 }
 
 /** One transition of the SDE sampler: its coefficients (μ = z·x + v·v, noise std eps) and its log-prob form. */
@@ -122,8 +138,8 @@ export function transitionLogProb(mu: Tensor, xNext: Tensor, t: Transition): Ten
   return addScalar(scale(mse, -1 / (2 * s * s)), -Math.log(s) - 0.5 * Math.log(2 * Math.PI));
 }
 
-/** Which steps are stochastic and trained this round: all (trained: the first N·timestep_fraction), or the
- *  Fast variant's window of sample_sde_window_size steps starting at a uniform draw in the range. */
+/** Which steps are stochastic and trained in a sampled micro-batch: all (trained: the first N·timestep_fraction),
+ *  or the Fast variant's window of sample_sde_window_size steps starting at a uniform draw in the range. */
 export function trainedSteps(cfg: TrainConfig, uniform: number): { stochastic: Set<number>; trained: number[] } {
   const N = cfg.sample_num_steps;
   const W = cfg.sample_sde_window_size;
@@ -138,22 +154,36 @@ export function trainedSteps(cfg: TrainConfig, uniform: number): { stochastic: S
   return { stochastic: new Set(window), trained: window };
 }
 
-/** A sampled round's micro-batch: what `prepare` kept for `step` (exported for the gradient check's float64 objective). */
-export interface GrpoPrepared extends Prepared {
-  /** States x_0 … x_N [G, C, H, W] of every sample. */
-  states: Tensor[];
-  /** Sampling-time log p [G] per step (null for deterministic steps). */
-  logProbs: Array<Tensor | null>;
+/** How a sample was drawn: the sampler's transitions, and which of its steps are trained. */
+export interface Schedule {
   transitions: Transition[];
   trained: number[];
-  /** The prompts' conditioning repeated per sample [G, ...]. */
+}
+
+/**
+ * What `step` trains on: a sampled micro-batch as `prepare` keeps it, or a micro-batch (`samples`) of a round's
+ * joined samples. Exported for the gradient check's float64 objective.
+ */
+export interface GrpoPrepared extends Prepared, Schedule {
+  /** States x_0 … x_N [S, C, H, W] of every sample held. */
+  states: Tensor[];
+  /** Sampling-time log p [S] per step (null for steps deterministic for every sample; 0 where only for some). */
+  logProbs: Array<Tensor | null>;
+  /** The prompts' conditioning repeated per sample [S, ...]. */
   context: Tensor;
   pooled: Tensor;
   /** The samples with their rewards and advantages. */
   groups: SampledGroups;
   correct: boolean[];
-  /** Samples with a non-zero advantage: the ones the objective trains on. */
+  /** Samples (of `samples`) with a non-zero advantage: the ones the objective trains on. */
   kept: number[];
+  /** The micro-batch's samples (indices into the tensors above), ascending; absent: all of them. */
+  samples?: readonly number[];
+  /**
+   * Each sample's schedule, where the samples held differ in it (the Fast window is drawn per sampled
+   * micro-batch, and a round's micro-batches mix its samples); absent: every sample follows `transitions`.
+   */
+  schedules?: { list: Schedule[]; of: number[] };
 }
 
 /** [uncond; cond] velocity with guidance w (one forward of 2G), or the conditional one when not guided. */
@@ -207,7 +237,9 @@ async function prepare(batch: Batch, cfg: TrainConfig, ctx: StepContext): Promis
   const per = C * H * W;
   const scored = Array.from({ length: G }, (_, i) => reward(images.subarray(i * per, (i + 1) * per), prompts[groupOf[i]] ?? '', { channels: C, size: H }));
   const rewards = scored.map((s) => s.score);
-  const advantages = groupAdvantages(rewards, groupOf, cfg.sample_global_std, cfg.train_adv_clip_max);
+  // The micro-batch's own advantages (what a round of this micro-batch alone gets; joinRound recomputes them over
+  // the whole round).
+  const advantages = roundAdvantages(groupOf.map((g) => prompts[g]), rewards, cfg.sample_global_std, cfg.train_adv_clip_max);
   const kept = [...advantages.keys()].filter((i) => advantages[i] !== 0);
   return {
     states,
@@ -225,12 +257,16 @@ async function prepare(batch: Batch, cfg: TrainConfig, ctx: StepContext): Promis
   };
 }
 
-/** The step's sampled groups on the host, for the studio's view of what the policy drew and earned. */
+/**
+ * A round's sampled groups on the host (its micro-batches' in sampled order), for the studio's view of what the
+ * policy drew and earned.
+ */
 export interface SampledGroups {
+  /** The sampled micro-batches' prompts in order (a prompt sampled twice in a round appears twice). */
   prompts: string[];
   /** Images per prompt (the group size). */
   perPrompt: number;
-  /** Every sample's final image, [G, C, H, W] flat, prompt-major. */
+  /** Every sample's final image, [S, C, H, W] flat, prompt-major. */
   images: Float32Array;
   shape: [number, number, number];
   rewards: number[];
@@ -246,71 +282,190 @@ export function isGrpoStep(r: MethodStep): r is GrpoStep {
   return 'groups' in r;
 }
 
+/**
+ * Joins a round's sampled micro-batches into one set of samples (the tensors concatenated along the batch, each
+ * micro-batch's released as soon as it is copied) and normalises the advantages over the whole round. A round of
+ * one micro-batch is that micro-batch, its advantages the same.
+ */
+function joinRound(parts: Prepared[], cfg: TrainConfig): PreparedRound {
+  const ps = parts as GrpoPrepared[];
+  if (ps.length === 0) throw new Error('Flow-GRPO: a sampling round of no micro-batches');
+  const joined = ps.length === 1 ? ps[0] : concatenated(ps);
+  const g = joined.groups;
+  const prompts = g.rewards.map((_, i) => g.prompts[Math.floor(i / g.perPrompt)]);
+  const advantages = roundAdvantages(prompts, g.rewards, cfg.sample_global_std, cfg.train_adv_clip_max);
+  const round: GrpoPrepared = { ...joined, groups: { ...g, advantages }, kept: [...advantages.keys()].filter((i) => advantages[i] !== 0) };
+  return {
+    samples: g.rewards.length,
+    batch(samples) {
+      const mine = [...samples];
+      return { ...round, samples: mine, kept: mine.filter((i) => advantages[i] !== 0), release() {} };
+    },
+    release: () => joined.release(),
+  };
+}
+
+/** Several sampled micro-batches as one: per-sample tensors concatenated, host data in order, schedules per sample. */
+function concatenated(ps: GrpoPrepared[]): GrpoPrepared {
+  const e = ps[0].context.engine;
+  const sizes = ps.map((p) => p.groups.rewards.length);
+  // Each tensor is concatenated, then its parts freed: the round's memory never holds more than one extra tensor.
+  // A step that is deterministic in some micro-batches only (Fast windows) gets log p 0 there, never read (those
+  // samples do not train it).
+  const cat = (parts: Array<Tensor | null>): Tensor | null => {
+    if (parts.every((t) => t === null)) return null;
+    const t = e.keep(e.noGrad(() => e.scope(() => concat(parts.map((x, b) => x ?? e.zeros([sizes[b]], 'grpo_logp')), 0))));
+    for (const x of parts) x?.release();
+    return t;
+  };
+  const states = ps[0].states.map((_, j) => cat(ps.map((p) => p.states[j]))!);
+  const logProbs = ps[0].logProbs.map((_, j) => cat(ps.map((p) => p.logProbs[j])));
+  const context = cat(ps.map((p) => p.context))!;
+  const pooled = cat(ps.map((p) => p.pooled))!;
+  // Schedules: one, unless the micro-batches drew different ones (the Fast window).
+  const keys = new Map<string, number>();
+  const list: Schedule[] = [];
+  const of = ps.flatMap((p, b) => {
+    const key = JSON.stringify([p.trained, p.transitions]);
+    if (!keys.has(key)) {
+      keys.set(key, list.length);
+      list.push({ transitions: p.transitions, trained: p.trained });
+    }
+    return new Array<number>(sizes[b]).fill(keys.get(key)!);
+  });
+  const images = new Float32Array(ps.reduce((n, p) => n + p.groups.images.length, 0));
+  ps.reduce((at, p) => (images.set(p.groups.images, at), at + p.groups.images.length), 0);
+  return {
+    states,
+    logProbs,
+    transitions: list[0].transitions,
+    trained: list[0].trained,
+    ...(list.length > 1 ? { schedules: { list, of } } : {}),
+    context,
+    pooled,
+    correct: ps.flatMap((p) => p.correct),
+    kept: [], // set from the round's advantages
+    groups: {
+      prompts: ps.flatMap((p) => p.groups.prompts),
+      perPrompt: ps[0].groups.perPrompt,
+      images,
+      shape: ps[0].groups.shape,
+      rewards: ps.flatMap((p) => p.groups.rewards),
+      advantages: new Float64Array(0), // set over the round
+    },
+    release() {
+      for (const t of [...states, ...logProbs, context, pooled]) t?.release();
+    },
+  };
+}
+
+/**
+ * Rows `idx` of a per-sample tensor no gradient flows into (states, log-probs, conditioning), as `rows` but
+ * copying only the rows taken: a micro-batch takes its share of a round's samples.
+ */
+function sampleRows(t: Tensor, idx: readonly number[]): Tensor {
+  const B = t.shape[0];
+  if (idx.length === B && idx.every((v, i) => v === i)) return t;
+  const strides = contiguousStrides(t.shape);
+  const row = [1, ...t.shape.slice(1)];
+  return concat(idx.map((i) => gatherStrided(t, row, strides, (i * t.size) / B, 1, 'sample_row')), 0);
+}
+
 function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: Prepared }): GrpoStep {
   const p = ctx.prepared as GrpoPrepared | undefined;
   if (!p) throw new Error('Flow-GRPO: the step needs its sampled group (the loop calls prepare first)');
   const e = ctx.model.engine;
   const { rewards, advantages } = p.groups;
-  const G = rewards.length;
+  const samples = p.samples ?? rewards.map((_, i) => i);
+  const mine = samples.map((i) => rewards[i]);
   const mean_ = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
-  const rMean = mean_(rewards);
+  const rMean = mean_(mine);
   const counts = {
     reward_mean: rMean,
-    reward_std: Math.sqrt(mean_(rewards.map((r) => (r - rMean) ** 2))),
-    reward_max: Math.max(...rewards),
-    reward_correct: mean_(p.correct.map((c) => (c ? 1 : 0))),
-    trained_fraction: p.kept.length / G,
+    reward_std: Math.sqrt(mean_(mine.map((r) => (r - rMean) ** 2))),
+    reward_max: Math.max(...mine),
+    reward_correct: mean_(samples.map((i) => (p.correct[i] ? 1 : 0))),
+    trained_fraction: p.kept.length / samples.length,
   };
-  const trainedSteps = p.trained.filter((j) => p.logProbs[j] !== null);
-  if (p.kept.length === 0 || trainedSteps.length === 0) {
-    // Every group tied: no advantage, nothing to train on this round.
+  // The kept samples by the schedule they were drawn with (one, unless the micro-batch mixes Fast windows), each
+  // with its trained stochastic steps.
+  const bySchedule = new Map<Schedule, number[]>();
+  for (const i of p.kept) {
+    const s = p.schedules ? p.schedules.list[p.schedules.of[i]] : p;
+    const list = bySchedule.get(s);
+    if (list) list.push(i);
+    else bySchedule.set(s, [i]);
+  }
+  const parts = [...bySchedule]
+    .map(([s, kept]) => ({ s, kept, steps: s.trained.filter((j) => s.transitions[j].kind !== 'ode') }))
+    .filter((part) => part.steps.length > 0);
+  const trainedCount = parts.reduce((n, part) => n + part.kept.length, 0);
+  if (trainedCount === 0) {
+    // Every group tied: no advantage, nothing to train in this micro-batch.
     const zero = e.full([1], 0, 'grpo_loss');
     return { loss: zero, scalars: { policy_loss: zero, kl: null, approx_kl: null, clipfrac: null }, counts, groups: p.groups };
   }
-  const kept = p.kept;
-  const adv = e.fromArray(Float32Array.from(kept, (i) => advantages[i]), [kept.length], 'advantages');
-  const cond = { context: rows(p.context, kept), pooled: rows(p.pooled, kept) };
   const guided = cfg.sample_guidance_scale !== 1;
-  // Per trained step: the policy term, the KL (β > 0) and the reference's two diagnostics of how far the policy
-  // moved since it sampled: approx_kl = ½·mean((log p − log p_old)²) and clipfrac = the share of samples whose
-  // ratio is outside the clip range (both 0 on policy; later updates of a round see them rise).
-  const totals: Record<'policy_loss' | 'kl' | 'approx_kl' | 'clipfrac', Tensor | null> = { policy_loss: null, kl: null, approx_kl: null, clipfrac: null };
-  const accumulate = (key: keyof typeof totals, t: Tensor) => {
-    const prev = totals[key];
-    totals[key] = prev ? e.noGrad(() => addScaled(prev, t, 1)) : t;
-  };
-  // The update is the mean over trained steps of each step's loss (the reference accumulates one backward per
-  // step); each step's graph is freed after its backward.
-  for (const j of trainedSteps) {
-    const t = p.transitions[j];
-    const x = rows(p.states[j], kept);
-    const xNext = rows(p.states[j + 1], kept);
-    const logpOld = rows(p.logProbs[j]!, kept);
-    const v = guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg);
-    const coefs = new Array(kept.length).fill(t.coefs);
-    const mu = applyStep(e, x, v, null, coefs);
-    const logp = transitionLogProb(mu, xNext, t);
-    let loss = mean(clippedPolicyLoss(logp, logpOld, adv, cfg.train_clip_range));
-    accumulate('policy_loss', loss.detach());
-    e.noGrad(() => {
-      const moved = logp.detach();
-      accumulate('approx_kl', scale(mean(square(sub(moved, logpOld))), 0.5));
-      accumulate('clipfrac', mean(ratioOutsideClip(moved, logpOld, cfg.train_clip_range)));
-    });
-    if (cfg.train_beta > 0 && t.g > 0) {
-      // KL to the base: the same CFG step with the trained LoRA left out, without gradient.
-      const base = ctx.reference ?? [];
-      const muRef = e.noGrad(() => applyStep(e, x, guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg, base), null, coefs));
-      const klStep = scale(mean(perSampleMse(mu, muRef)), 1 / (2 * t.g * t.g));
-      accumulate('kl', klStep.detach());
-      loss = addScaled(loss, klStep, cfg.train_beta);
+  type Key = 'policy_loss' | 'kl' | 'approx_kl' | 'clipfrac';
+  // Each part's loss is the mean over its samples; a part weighs its share of the micro-batch's trained samples,
+  // so the update is the mean over all of them of each sample's mean over its trained steps.
+  const partScalars = parts.map(({ s, kept, steps }) => {
+    const weight = kept.length / trainedCount;
+    const adv = e.fromArray(Float32Array.from(kept, (i) => advantages[i]), [kept.length], 'advantages');
+    const cond = { context: sampleRows(p.context, kept), pooled: sampleRows(p.pooled, kept) };
+    // Per trained step: the policy term, the KL (β > 0) and the reference's two diagnostics of how far the policy
+    // moved since it sampled: approx_kl = ½·mean((log p − log p_old)²) and clipfrac = the share of samples whose
+    // ratio is outside the clip range (both 0 on policy; later updates of a round see them rise).
+    const totals: Record<Key, Tensor | null> = { policy_loss: null, kl: null, approx_kl: null, clipfrac: null };
+    const accumulate = (key: Key, t: Tensor) => {
+      const prev = totals[key];
+      totals[key] = prev ? e.noGrad(() => addScaled(prev, t, 1)) : t;
+    };
+    // The update is the mean over trained steps of each step's loss (the reference accumulates one backward per
+    // step); each step's graph is freed after its backward.
+    for (const j of steps) {
+      const t = s.transitions[j];
+      const x = sampleRows(p.states[j], kept);
+      const xNext = sampleRows(p.states[j + 1], kept);
+      const logpOld = sampleRows(p.logProbs[j]!, kept);
+      const v = guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg);
+      const coefs = new Array(kept.length).fill(t.coefs);
+      const mu = applyStep(e, x, v, null, coefs);
+      const logp = transitionLogProb(mu, xNext, t);
+      let loss = mean(clippedPolicyLoss(logp, logpOld, adv, cfg.train_clip_range));
+      accumulate('policy_loss', loss.detach());
+      e.noGrad(() => {
+        const moved = logp.detach();
+        accumulate('approx_kl', scale(mean(square(sub(moved, logpOld))), 0.5));
+        accumulate('clipfrac', mean(ratioOutsideClip(moved, logpOld, cfg.train_clip_range)));
+      });
+      if (cfg.train_beta > 0 && t.g > 0) {
+        // KL to the base: the same CFG step with the trained LoRA left out, without gradient.
+        const base = ctx.reference ?? [];
+        const muRef = e.noGrad(() => applyStep(e, x, guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg, base), null, coefs));
+        const klStep = scale(mean(perSampleMse(mu, muRef)), 1 / (2 * t.g * t.g));
+        accumulate('kl', klStep.detach());
+        loss = addScaled(loss, klStep, cfg.train_beta);
+      }
+      backward(scale(loss, weight / steps.length));
     }
-    backward(scale(loss, 1 / trainedSteps.length));
-  }
-  const n = trainedSteps.length;
-  const scalars = e.noGrad(() => {
-    const avg = (k: keyof typeof totals) => (totals[k] ? scale(totals[k]!, 1 / n) : null);
-    return { policy_loss: avg('policy_loss')!, kl: avg('kl'), approx_kl: avg('approx_kl'), clipfrac: avg('clipfrac') };
+    const n = steps.length;
+    return {
+      weight,
+      avg: e.noGrad(() => {
+        const avg = (k: Key) => (totals[k] ? scale(totals[k]!, 1 / n) : null);
+        return { policy_loss: avg('policy_loss')!, kl: avg('kl'), approx_kl: avg('approx_kl'), clipfrac: avg('clipfrac') };
+      }),
+    };
+  });
+  const scalars = partScalars.length === 1 ? partScalars[0].avg : e.noGrad(() => {
+    // The parts' means weighed by their shares of the trained samples (a part without a KL adds 0 to it).
+    const weighed = (k: Key) => partScalars.reduce<Tensor | null>((acc, { weight, avg }) => {
+      const v = avg[k];
+      if (!v) return acc;
+      return acc ? addScaled(acc, v, weight) : scale(v, weight);
+    }, null);
+    return { policy_loss: weighed('policy_loss')!, kl: weighed('kl'), approx_kl: weighed('approx_kl'), clipfrac: weighed('clipfrac') };
   });
   const total = e.noGrad(() => (scalars.kl ? addScaled(scalars.policy_loss, scalars.kl, cfg.train_beta) : scale(scalars.policy_loss, 1)));
   return { loss: total, scalars, counts, groups: p.groups };
@@ -410,4 +565,4 @@ export const grpoInfo: MethodInfo = {
   },
 };
 
-export const grpo: TrainingMethod<GrpoStep> = { ...grpoInfo, prepare, step };
+export const grpo: TrainingMethod<GrpoStep> = { ...grpoInfo, prepare, joinRound, step };

@@ -109,8 +109,9 @@ export interface MethodInfo {
   readonly formFields: readonly FormField[];
   /**
    * A method that samples before its gradient (`prepare`): how many micro-batches one sampling round holds (a
-   * multiple of gradient_accumulation_steps) and how many passes the updates make over it. Updates after a
-   * round's first train on what an older policy sampled. Absent: one round per update, sampled by its policy.
+   * multiple of gradient_accumulation_steps) and how many passes the updates make over it, each in a fresh
+   * seeded order of the round's samples. Updates after a round's first train on what an older policy sampled.
+   * Absent: one round per update, sampled by its policy.
    */
   round?(cfg: TrainConfig): { batches: number; passes: number };
 }
@@ -118,16 +119,36 @@ export interface MethodInfo {
 export interface TrainingMethod<R extends MethodStep = MethodStep> extends MethodInfo {
   /**
    * Work a step needs before its gradient that reads results back (online RL: sample a group, score it). Runs
-   * outside the step's scope; what it returns reaches `step` as `ctx.prepared`, and the loop calls its
-   * `release` after the step. Methods that only record GPU work (SFT, SOAR) have none.
+   * outside the step's scope, once per micro-batch of a sampling round; `joinRound` joins the round's, and
+   * `step` gets micro-batches of the joined round as `ctx.prepared`. The loop releases the round when its
+   * updates are done. Methods that only record GPU work (SFT, SOAR) have none.
    */
   prepare?(batch: Batch, cfg: TrainConfig, ctx: StepContext): Promise<Prepared>;
+  /**
+   * A method with `prepare` joins a round's prepared micro-batches, once all are sampled, into the round's samples
+   * (taking them over: the loop releases only what this returns). What depends on the whole round is computed
+   * here (Flow-GRPO: advantages over the round); the loop then hands `step` micro-batches of the round's
+   * samples in each pass's order (round.ts passBatches).
+   */
+  joinRound?(parts: Prepared[], cfg: TrainConfig): PreparedRound;
   /** Records one micro-batch's forwards and backward; gradients accumulate into the trainable tensors. */
   step(batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: Prepared }): R;
 }
 
 /** What `prepare` hands to `step`: GPU tensors it kept (released by the loop after the step) and host data. */
 export interface Prepared {
+  release(): void;
+}
+
+/** A sampling round's samples, joined from its prepared micro-batches (`joinRound`). */
+export interface PreparedRound {
+  /** How many samples the round holds (every sampled micro-batch the same number). */
+  readonly samples: number;
+  /**
+   * One micro-batch of the round's samples (indices into the round, ascending), as `step` takes it: a view of
+   * the round's tensors, owned by the round (its `release` frees nothing).
+   */
+  batch(samples: readonly number[]): Prepared;
   release(): void;
 }
 
