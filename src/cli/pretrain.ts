@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { builtinData } from '../data/source';
 import { TASKS, type Task } from '../data/builtin/vocab';
 import { builtinVocabulary } from '../encode/builtin-vocab';
-import { textEncoderConfigFor } from '../encode/config';
+import { textEncoderConfigFor, textParameterSpecs } from '../encode/config';
 import { exportTextEncoderOnnx } from '../encode/onnx-export';
 import { randomBase, saveBase, type LoadedBase } from '../io/base-runtime';
 import { checkpointFromBytes, checkpointToBytes } from '../io/checkpoint-file';
@@ -19,7 +19,8 @@ import { PRESETS } from '../model/config';
 import { SeededRandom } from '../model/random';
 import type { Engine } from '../tensor/engine';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/config';
-import { Trainer, type StepMetrics, type TrainingData } from '../train/trainer';
+import { Trainer, type Checkpoint, type StepMetrics, type TrainingData } from '../train/trainer';
+import type { TextEncoderModel } from '../encode/text-encoder';
 import type { Args } from './args';
 import { readBaseDir, writeBaseDir } from './base-dir';
 import { evaluateModel, type EvalResult } from './evaluate';
@@ -143,8 +144,11 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const validation = builtinData('broad', 32, res, seed + 1); // another stream: never trained on
   // Single objects from a third stream, for shape use: their loss with the right shape word and with another.
   const singles = builtinData('broad', 32, res, seed + 2, () => 'single');
+  // A frozen encoder (scale 0) stays out of the step: captions come from the embedding cache, each distinct one
+  // encoded once, so the step pays for neither the encoder's forward nor its gradient and Adam state.
+  const frozenEncoder = encoderLrScale === 0;
   const trainer = await Trainer.create(engine, base.model, base.embeddings, data, cfg, {
-    textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale },
+    ...(frozenEncoder ? {} : { textEncoder: { model: base.textEncoder, tokenizer: base.tokenizer, lrScale: encoderLrScale } }),
     validation,
     validationCount: 32,
     emaDecay,
@@ -154,7 +158,8 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   const resume = args.flag('resume');
   if (resume) {
     if (!existsSync(ckPath)) throw new Error(`--resume: ${ckPath} does not exist (start without --resume)`);
-    trainer.restore(checkpointFromBytes(new Uint8Array(readFileSync(ckPath))));
+    const ck = checkpointFromBytes(new Uint8Array(readFileSync(ckPath)));
+    trainer.restore(frozenEncoder ? await withoutFrozenEncoder(ck, base.textEncoder, trainer.parameters().length) : ck);
     console.log(`resumed at step ${trainer.step}`);
   }
   // What earlier chunks recorded (kept across --resume): caption use per checkpoint, evaluator scores per
@@ -364,6 +369,33 @@ interface RecipePhase {
 
 /** Options that change only how a run is cut into chunks or reported, not the weights it ends with. */
 const NOT_RECIPE = ['minutes', 'checkpoint-minutes', 'stop-at', 'chunk-eval-prompts', 'chunk-eval-tasks', 'work', 'out'];
+
+/**
+ * A checkpoint whose text encoder was in the step at learning-rate scale 0 (its weights and Adam state saved
+ * after the denoiser's), made resumable by a trainer that keeps the frozen encoder out of the step: the encoder's
+ * entries are dropped once its saved weights are checked to be the frozen ones (a checkpoint whose encoder moved
+ * must be resumed with the scale it trained at). A checkpoint without encoder entries comes back as it is.
+ */
+export async function withoutFrozenEncoder(ck: Checkpoint, encoder: TextEncoderModel, trained: number): Promise<Checkpoint> {
+  const names = textParameterSpecs(encoder.config).map((s) => s.name);
+  const saved = names.filter((n) => n in ck.tensors);
+  if (saved.length === 0) return ck;
+  if (saved.length !== names.length || ck.adam.m.length !== trained + names.length) {
+    throw new Error(`--resume: the checkpoint holds ${saved.length} of the text encoder's ${names.length} weights and Adam state for ${ck.adam.m.length} tensors (the denoiser has ${trained}): it was made by another version or config`);
+  }
+  const live = await encoder.toHost();
+  for (const n of names) {
+    const a = ck.tensors[n].data;
+    const b = live.get(n)!.data;
+    if (a.length !== b.length || a.some((v, k) => v !== b[k])) {
+      throw new Error(`--resume: the checkpoint's text encoder (${n}) is not the frozen one this run starts from: it trained; resume with the --text-encoder-lr-scale it was made with`);
+    }
+  }
+  const tensors = Object.fromEntries(Object.entries(ck.tensors).filter(([n]) => !names.includes(n)));
+  const keep = <T>(xs: T[]) => xs.slice(0, trained);
+  const adam = { steps: keep(ck.adam.steps), m: keep(ck.adam.m), v: keep(ck.adam.v), ...(ck.adam.ema ? { ema: keep(ck.adam.ema) } : {}) };
+  return { ...ck, tensors, adam };
+}
 
 function recipeArgs(args: Args): string {
   return argLine(args)

@@ -9,7 +9,8 @@ import { swapShape } from '../../src/cli/word-separation';
 import { parseArgs } from '../../src/cli/args';
 import { demoCommand, meanStd } from '../../src/cli/demo';
 import { pretrainCommand } from '../../src/cli/pretrain';
-import { loadBase } from '../../src/io/base-runtime';
+import { loadBase, randomBase } from '../../src/io/base-runtime';
+import { builtinVocabulary } from '../../src/encode/builtin-vocab';
 import { parseManifest } from '../../src/io/base-model';
 import { checkpointFromBytes } from '../../src/io/checkpoint-file';
 import { releaseBase } from '../../src/worker/base';
@@ -60,6 +61,29 @@ describe('pretrain and demo commands', () => {
     const shipped = await import('../../src/codec/safetensors').then((m) => m.readSafetensors(new Uint8Array(readFileSync(join(dir, 'chunks', 'out', 'transformer.safetensors')))));
     const w = 'proj_out.weight';
     expect(Array.from(shipped.tensors.get(w)!.data)).not.toEqual(Array.from(a.tensors[w].data));
+  });
+
+  it('pretrain with a frozen text encoder (scale 0) keeps it out of the step and the checkpoint, and --resume continues exactly', { timeout: 240_000 }, async () => {
+    const e = await getEngine();
+    const dir = mkdtempSync(join(tmpdir(), 'soar-frozen-'));
+    const run = (name: string, extra: string[]) =>
+      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '12', '--checkpoint-every', '100', '--ema', '0.9', '--text-encoder-lr-scale', '0', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '0', ...extra])));
+    const state = (name: string) => checkpointFromBytes(new Uint8Array(readFileSync(join(dir, name, 'work', 'checkpoint.safetensors'))));
+    expect(await run('straight', [])).toBe(0);
+    expect(await run('chunks', ['--stop-at', '5'])).toBe(0);
+    expect(await run('chunks', ['--resume'])).toBe(0);
+    const [a, b] = [state('straight'), state('chunks')];
+    expect(Object.keys(a.tensors).filter((n) => n.startsWith('text_'))).toEqual([]);
+    expect(b.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
+    for (const [name, t] of Object.entries(a.tensors)) expect(b.tensors[name].data, name).toEqual(t.data);
+    // The bundle's encoder is the seeded one, untouched.
+    const out = join(dir, 'chunks', 'out');
+    const shipped = loadBase(e, { manifest: readFileSync(join(out, 'model.json'), 'utf8'), transformer: new Uint8Array(readFileSync(join(out, 'transformer.safetensors'))), textEncoder: new Uint8Array(readFileSync(join(out, 'text_encoder.safetensors'))) });
+    const fresh = randomBase(e, 'tiny', builtinVocabulary(8), 1, { adaLNZero: true });
+    const [x, y] = [await shipped.textEncoder.toHost(), await fresh.textEncoder.toHost()];
+    for (const [name, w] of x) expect(w.data, name).toEqual(y.get(name)!.data);
+    releaseBase(shipped);
+    releaseBase(fresh);
   });
 
   it('pretrain writes a bundle the studio loads, with a model card, and --resume continues', { timeout: 240_000 }, async () => {

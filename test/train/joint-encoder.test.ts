@@ -6,7 +6,7 @@ import { builtinData } from '../../src/data/source';
 import { randomBase } from '../../src/io/base-runtime';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../src/train/config';
 import { Trainer } from '../../src/train/trainer';
-import { withCaptionDropout } from '../../src/cli/pretrain';
+import { withCaptionDropout, withoutFrozenEncoder } from '../../src/cli/pretrain';
 import { checkpointFromBytes, checkpointToBytes } from '../../src/io/checkpoint-file';
 import { getEngine } from '../tensor/harness';
 
@@ -89,6 +89,43 @@ describe('joint text-encoder training (pretraining)', () => {
     t.release();
     base.model.release();
     base.textEncoder.release();
+  });
+
+  it('resumes a checkpoint that kept a frozen encoder in the step without it, and refuses one whose encoder trained', async () => {
+    const e = await getEngine();
+    const make = () => randomBase(e, 'tiny', builtinVocabulary(8), 5, { adaLNZero: true });
+    const data = builtinData('broad', 16, 8);
+    const old = make();
+    const inStep = await Trainer.create(e, old.model, old.embeddings, data, CFG, { textEncoder: { model: old.textEncoder, tokenizer: old.tokenizer, lrScale: 0 }, emaDecay: 0.9 });
+    await inStep.run(2);
+    const ck = checkpointFromBytes(checkpointToBytes(await inStep.checkpoint()));
+    const denoiser = old.model.parameters().length;
+    expect(ck.adam.m.length).toBeGreaterThan(denoiser); // the older layout: the encoder's entries after the denoiser's
+
+    const fresh = make();
+    const frozen = await Trainer.create(e, fresh.model, fresh.embeddings, data, CFG, { emaDecay: 0.9 });
+    const stripped = await withoutFrozenEncoder(ck, fresh.textEncoder, frozen.parameters().length);
+    expect(Object.keys(stripped.tensors).filter((n) => n.startsWith('text_'))).toEqual([]);
+    expect(stripped.adam.m.length).toBe(denoiser);
+    expect(stripped.adam.ema!.length).toBe(denoiser);
+    frozen.restore(stripped);
+    expect(frozen.step).toBe(2);
+    for (const p of frozen.parameters()) expect(await p.toArray(), p.name).toEqual(ck.tensors[p.name].data);
+    await frozen.run(1);
+    expect(frozen.step).toBe(3);
+    // Already without the encoder: unchanged.
+    const own = await frozen.checkpoint();
+    expect(await withoutFrozenEncoder(own, fresh.textEncoder, frozen.parameters().length)).toBe(own);
+    // An encoder that moved is not the frozen one.
+    const name = Object.keys(ck.tensors).find((n) => n.startsWith('text_'))!;
+    const moved = { ...ck, tensors: { ...ck.tensors, [name]: { ...ck.tensors[name], data: ck.tensors[name].data.map((v, k) => (k === 0 ? v + 1e-3 : v)) } } };
+    await expect(withoutFrozenEncoder(moved, fresh.textEncoder, frozen.parameters().length)).rejects.toThrow(/is not the frozen one this run starts from: it trained; resume with the --text-encoder-lr-scale it was made with/);
+    inStep.release();
+    frozen.release();
+    for (const b of [old, fresh]) {
+      b.model.release();
+      b.textEncoder.release();
+    }
   });
 
   it('drops captions per example, at the given rate, the same way every time', () => {
