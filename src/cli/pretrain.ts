@@ -193,16 +193,24 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
   // the metrics beside it, both replaced in place, so the folder can be committed as it is after every chunk.
   const saveState = async () => {
     const val = await trainer.validationLoss();
-    const empty = await trainer.validationLoss({ emptyCaptions: true });
-    const shapeRight = await trainer.validationLoss({ data: singles });
-    const shapeSwapped = await trainer.validationLoss({ data: singles, caption: swapShape });
-    captionUse.push({ step: trainer.step, captioned: val, empty, shapeRight, shapeSwapped });
+    // Caption and shape use of what would ship: the weight average when the run keeps one. The raw weights of a
+    // step at lr 3e-3 swing with their last batches (measured: their shape use changed sign between checkpoints
+    // while the average's grew steadily), so a small effect only shows on the average.
+    const average = await trainer.emaWeights();
+    const use = await withWeights(trainer, average, async () => ({
+      captioned: average ? await trainer.validationLoss({ caption: (c) => c }) : val,
+      empty: await trainer.validationLoss({ emptyCaptions: true }),
+      shapeRight: await trainer.validationLoss({ data: singles }),
+      shapeSwapped: await trainer.validationLoss({ data: singles, caption: swapShape }),
+    }));
+    const { empty, shapeRight, shapeSwapped } = use;
+    captionUse.push({ step: trainer.step, ...use, ...(average ? { weights: 'average' as const } : {}) });
     const sep = await wordSeparation(base.textEncoder, base.tokenizer, trainer.step);
     separation.push(sep);
     account();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
     writeMetrics();
-    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)} (empty captions ${empty.toFixed(5)}); single objects ${shapeRight.toFixed(5)} (shape word swapped ${shapeSwapped.toFixed(5)}); caption contexts apart by colour ${sep.color.toFixed(2)}, by shape ${sep.shape.toFixed(2)}; state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
+    console.log(`\nstep ${trainer.step}: validation loss ${val.toFixed(5)}; ${average ? 'weight average: ' : ''}captioned ${use.captioned.toFixed(5)} vs empty ${empty.toFixed(5)}, single objects ${shapeRight.toFixed(5)} (shape word swapped ${shapeSwapped.toFixed(5)}); caption contexts apart by colour ${sep.color.toFixed(2)}, by shape ${sep.shape.toFixed(2)}; state in ${work} (${fmtTime(compute.seconds)} and ${compute.images.toLocaleString('en-US')} images over ${compute.chunks} chunk${compute.chunks > 1 ? 's' : ''} so far)`);
   };
   const budgetMs = minutes * 60_000;
   let lastSave = performance.now();
@@ -424,6 +432,8 @@ interface CaptionUse {
   /** Single-object images: the loss with their captions, and with the shape word swapped for another shape. */
   shapeRight?: number;
   shapeSwapped?: number;
+  /** Measured on the weight average (what ships); absent: on the trained weights (earlier records). */
+  weights?: 'average';
 }
 
 interface CardInput {
@@ -489,7 +499,7 @@ function modelCard(c: CardInput): string {
     ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
     `- Caption use (the same validation images and noise with every caption empty; equal losses mean the model ignores its captions): ${captionUseLine(c.captionUse)}.`,
-    ...(c.captionUse.some((u) => u.shapeRight !== undefined) ? [`- Shape use (32 unseen single-object images, fixed noise: the loss with their captions vs with the shape word swapped for another shape; equal losses mean the model ignores shape words): ${pickSome(c.captionUse.filter((u) => u.shapeRight !== undefined)).map((u) => `${u.step}: ${u.shapeRight!.toFixed(4)} vs ${u.shapeSwapped!.toFixed(4)}`).join(', ')}.`] : []),
+    ...(c.captionUse.some((u) => u.shapeRight !== undefined) ? [`- Shape use (32 unseen single-object images, fixed noise: the loss with their captions vs with the shape word swapped for another shape; equal losses mean the model ignores shape words): ${pickSome(c.captionUse.filter((u) => u.shapeRight !== undefined)).map((u) => `${u.step}${averaged(u)}: ${u.shapeRight!.toFixed(4)} vs ${u.shapeSwapped!.toFixed(4)}`).join(', ')}.`] : []),
     ...(c.separation.length ? [`- Word separation (mean distance between the text encoder's contexts of captions that differ in one colour word / one shape word; a word the encoder does not separate is a word the denoiser cannot follow): ${pickSome(c.separation).map((w) => `${w.step}: ${w.color.toFixed(2)} / ${w.shape.toFixed(2)}`).join(', ')}.`] : []),
     '',
     '## Evaluation',
@@ -538,7 +548,12 @@ function pickSome<T>(xs: readonly T[]): T[] {
 
 function captionUseLine(use: CaptionUse[]): string {
   const picked = pickSome(use);
-  return picked.map((u) => `${u.step}: ${u.captioned.toFixed(4)} captioned vs ${u.empty.toFixed(4)} empty`).join(', ');
+  return picked.map((u) => `${u.step}${averaged(u)}: ${u.captioned.toFixed(4)} captioned vs ${u.empty.toFixed(4)} empty`).join(', ');
+}
+
+/** Marks a record measured on the weight average, in a run whose earlier records were not. */
+function averaged(u: CaptionUse): string {
+  return u.weights === 'average' ? ' (average)' : '';
 }
 
 function textConfigOf(c: CardInput): Record<string, unknown> {

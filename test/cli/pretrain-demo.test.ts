@@ -74,6 +74,11 @@ describe('pretrain and demo commands', () => {
     expect(await run('chunks', ['--resume'])).toBe(0);
     const [a, b] = [state('straight'), state('chunks')];
     expect(Object.keys(a.tensors).filter((n) => n.startsWith('text_'))).toEqual([]);
+    // Caption and shape use are measured on the weight average (what ships), not on the trained weights.
+    const metrics = JSON.parse(readFileSync(join(dir, 'straight', 'work', 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number; captioned: number; weights?: string }>; validation: Array<{ step: number; loss: number }> };
+    const last = metrics.captionUse.at(-1)!;
+    expect(last.weights).toBe('average');
+    expect(last.captioned).not.toBe(metrics.validation.find((v) => v.step === last.step)!.loss);
     expect(b.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
     for (const [name, t] of Object.entries(a.tensors)) expect(b.tensors[name].data, name).toEqual(t.data);
     // The bundle's encoder is the seeded one, untouched.
