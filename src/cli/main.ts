@@ -45,7 +45,7 @@ import { uploadEmbeddings } from '../encode/cache';
 import { tuneCliEngine } from './kernel-cache';
 
 export const USAGE = `usage: npm run soar -- <command> [options]
-  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --seed 1 --out public/models/studio-s --work pretrain/studio-s] [--resume]
+  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --logit-mean 0 --seed 1 --out public/models/studio-s --work pretrain/studio-s] [--resume]
             [--minutes M --checkpoint-minutes 5 --ema 0.995 --chunk-eval-prompts 16 --images N --warmup 50 --caption-dropout 0.1 --checkpoint-every 50]
             the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores;
             with --minutes, one chunk of a long run (checkpointed; the same command with --resume continues it exactly)

@@ -61,7 +61,7 @@ export const PRETRAIN_DEFAULTS = {
 
 /** Every option `pretrain` reads (checked before any work: src/cli/args.ts expect). */
 export const PRETRAIN_FLAGS = {
-  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks', 'stop-at'],
+  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks', 'stop-at', 'logit-mean'],
   switches: ['resume'],
 } as const;
 
@@ -130,6 +130,9 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     lr_warmup_steps: args.int('warmup', d.warmup),
     cond_dropout_rate: 0, // per example instead, see withCaptionDropout
     shift: preset.meta.shift,
+    // Where the training noise levels concentrate: t = sigmoid(N(mean, 1)). Above 0 it trains the high noise
+    // levels more, where a sample commits to its layout (the base's sampling schedule stays the preset's shift).
+    logit_mean: Number(args.string('logit-mean', String(DEFAULT_TRAIN.logit_mean))),
     checkpointing_steps: every,
   };
   const errs = validateTrainConfig(cfg);

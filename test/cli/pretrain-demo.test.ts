@@ -67,13 +67,14 @@ describe('pretrain and demo commands', () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-frozen-'));
     const run = (name: string, extra: string[]) =>
-      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '12', '--checkpoint-every', '100', '--ema', '0.9', '--text-encoder-lr-scale', '0', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '0', ...extra])));
+      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '12', '--checkpoint-every', '100', '--ema', '0.9', '--text-encoder-lr-scale', '0', '--logit-mean', '0.5', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '0', ...extra])));
     const state = (name: string) => checkpointFromBytes(new Uint8Array(readFileSync(join(dir, name, 'work', 'checkpoint.safetensors'))));
     expect(await run('straight', [])).toBe(0);
     expect(await run('chunks', ['--stop-at', '5'])).toBe(0);
     expect(await run('chunks', ['--resume'])).toBe(0);
     const [a, b] = [state('straight'), state('chunks')];
     expect(Object.keys(a.tensors).filter((n) => n.startsWith('text_'))).toEqual([]);
+    expect(a.config.logit_mean).toBe(0.5); // --logit-mean: the noise levels it trains on lean high
     // Caption and shape use are measured on the weight average (what ships), not on the trained weights.
     const metrics = JSON.parse(readFileSync(join(dir, 'straight', 'work', 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number; captioned: number; weights?: string }>; validation: Array<{ step: number; loss: number }> };
     const last = metrics.captionUse.at(-1)!;
@@ -146,6 +147,7 @@ describe('pretrain and demo commands', () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-pretrain-'));
     await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--text-encoder-lr-scale', '-1', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/--text-encoder-lr-scale must be a number >= 0, got -1/);
+    await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--logit-mean', 'high', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/logit_mean must be a number in \[-10, 10\], got NaN/);
   });
 
   it('demo trains SFT, SOAR, SFT at equal compute, Flow-GRPO and SOAR then Flow-GRPO per seed and reports mean ± spread with each arm\'s compute', { timeout: 300_000 }, async () => {
