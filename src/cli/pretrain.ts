@@ -201,6 +201,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     // while the average's grew steadily), so a small effect only shows on the average.
     const average = await trainer.emaWeights();
     const use = await withWeights(trainer, average, async () => ({
+      // (the identity caption map keeps this measurement out of the validation curve, which stays on the trained weights)
       captioned: average ? await trainer.validationLoss({ caption: (c) => c }) : val,
       empty: await trainer.validationLoss({ emptyCaptions: true }),
       shapeRight: await trainer.validationLoss({ data: singles }),

@@ -66,10 +66,11 @@ interface SplitProfile {
  *    9 (squared [-1, 1] units summed over pixels, about what a 0.5 px shift changes), large ones by 22 (measured
  *    on the renderer), so the shape words carry 2.4 times the loss signal while the model learns to follow them.
  */
+const SINGLE = { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 } as const;
 export const TASK_MIXES = {
   broad: { single_object: 0.12, two_object: 0.12, counting: 0.16, colors: 0.16, position: 0.22, color_attr: 0.22 },
-  single: { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 },
-  single_large: { single_object: 0.4, two_object: 0, counting: 0, colors: 0.6, position: 0, color_attr: 0 },
+  single: SINGLE,
+  single_large: SINGLE, // the same tasks; its sizes are in MIX_SIZES
 } as const satisfies Record<string, Readonly<Record<Task, number>>>;
 export type TaskMix = keyof typeof TASK_MIXES;
 export const TASK_MIX_NAMES = Object.keys(TASK_MIXES) as TaskMix[];
