@@ -30,7 +30,7 @@ import { Rng } from '../tensor/ops/rng';
 import { modelVelocity, sample } from '../sample/sampler';
 import { ProgressBar, stepLine } from './progress';
 import { evaluateModel, type EvalOptions } from './evaluate';
-import { ATTENTION_TARGETS, LoraSet, MLP_TARGETS } from '../model/lora';
+import { EXTRACTION_TARGETS, LoraSet } from '../model/lora';
 import { SafetensorsError } from '../codec/safetensors';
 import { tunedFilesAt } from '../io/node-byte-source';
 import { openTunedTransformer, TunedInputError } from '../io/tuned-transformer';
@@ -45,7 +45,7 @@ import { uploadEmbeddings } from '../encode/cache';
 import { tuneCliEngine } from './kernel-cache';
 
 export const USAGE = `usage: npm run soar -- <command> [options]
-  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --logit-mean 0 --seed 1 --out public/models/studio-s --work pretrain/studio-s] [--resume]
+  pretrain  [--preset studio-s --steps 720 --batch 16 --lr 2e-3 --text-encoder-lr-scale 0.1 --logit-mean 0 --weighting logit_normal|uniform --seed 1 --out public/models/studio-s --work pretrain/studio-s] [--resume]
             [--minutes M --checkpoint-minutes 5 --ema 0.995 --chunk-eval-prompts 16 --images N --warmup 50 --caption-dropout 0.1 --checkpoint-every 50]
             the built-in base from scratch: denoiser + text encoder on builtin:broad, then a model card with evaluator scores;
             with --minutes, one chunk of a long run (checkpointed; the same command with --resume continues it exactly)
@@ -105,7 +105,7 @@ async function extractLoraCommand(engine: Engine, args: Args): Promise<number> {
   const rank = args.int('rank', 8);
   const method = args.string('method', 'soar');
   if (!isMethod(method)) throw new Error(`--method must be one of ${METHOD_IDS.join(', ')} (what trained the fine-tune), got ${method}`);
-  const targets = args.string('targets', [...ATTENTION_TARGETS, ...MLP_TARGETS].join(',')).split(',');
+  const targets = args.string('targets', EXTRACTION_TARGETS.join(',')).split(',');
   const out = args.required('out');
   /** A refusal of an input, prefixed with the flag that gave it. */
   const refused = (flag: string, path: string, e: unknown): unknown => {

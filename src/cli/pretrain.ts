@@ -28,6 +28,7 @@ import { fmtTime, ProgressBar, stepLine } from './progress';
 import { describeAdapter } from '../gpu/device';
 import { mixByIndex, mixLine, parseMix } from './curriculum';
 import { swapShape, wordSeparation, type WordSeparation } from './word-separation';
+import { chunkProbes, PROBE_IMAGES, PROBE_SIGMAS, type NoiseLoss, type ShapeUse } from './chunk-probes';
 
 /** The defaults are the shipped base's recipe: `npm run soar -- pretrain` alone reproduces it. */
 export const PRETRAIN_DEFAULTS = {
@@ -61,7 +62,7 @@ export const PRETRAIN_DEFAULTS = {
 
 /** Every option `pretrain` reads (checked before any work: src/cli/args.ts expect). */
 export const PRETRAIN_FLAGS = {
-  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks', 'stop-at', 'logit-mean'],
+  values: ['preset', 'steps', 'batch', 'images', 'lr', 'text-encoder-lr-scale', 'warmup', 'seed', 'checkpoint-every', 'checkpoint-minutes', 'caption-dropout', 'out', 'work', 'minutes', 'ema', 'chunk-eval-prompts', 'eval-prompts', 'eval-steps', 'cfg', 'mix', 'chunk-eval-tasks', 'stop-at', 'logit-mean', 'weighting'],
   switches: ['resume'],
 } as const;
 
@@ -133,6 +134,10 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     // Where the training noise levels concentrate: t = sigmoid(N(mean, 1)). Above 0 it trains the high noise
     // levels more, where a sample commits to its layout (the base's sampling schedule stays the preset's shift).
     logit_mean: Number(args.string('logit-mean', String(DEFAULT_TRAIN.logit_mean))),
+    // uniform: every noise level alike, the sampler's first steps (σ 1 to 0.9, where a sample commits to its
+    // layout) included; logit-normal trains those with a few % of the images (measured on studio-s: a model whose
+    // clean-image error at σ = 1 stayed above a blind guess of the mean image, inventing layouts from the noise).
+    weighting_scheme: args.string('weighting', DEFAULT_TRAIN.weighting_scheme) as TrainConfig['weighting_scheme'],
     checkpointing_steps: every,
   };
   const errs = validateTrainConfig(cfg);
@@ -209,8 +214,9 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     }));
     const { empty, shapeRight, shapeSwapped } = use;
     captionUse.push({ step: trainer.step, ...use, ...(average ? { weights: 'average' as const } : {}) });
-    const sep = await wordSeparation(base.textEncoder, base.tokenizer, trainer.step);
-    separation.push(sep);
+    // A frozen encoder's contexts never move: measured once, at the run's (or the freeze's) first checkpoint.
+    if (!frozenEncoder || !separation.length) separation.push(await wordSeparation(base.textEncoder, base.tokenizer, trainer.step));
+    const sep = separation.at(-1)!;
     account();
     writeFileSync(ckPath, checkpointToBytes(await trainer.checkpoint()));
     writeMetrics();
@@ -234,7 +240,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
       saveMs = Math.max(saveMs, lastSave - t);
     }
     if (stop) {
-      if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks }, cfgScale, compute));
+      if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks, resolution: res, seed: seed + 3 }, cfgScale, compute));
       writeMetrics();
       console.log(`\nchunk ${compute.chunks} ends at step ${trainer.step}/${steps} (${trainer.step >= stopAt ? '--stop-at' : 'the --minutes budget'}). Commit ${work}/ to keep it, then continue with:\n  npm run soar -- pretrain ${argLine(args).replace(/ ?--stop-at \d+/, '')} --resume`);
       trainer.release();
@@ -247,7 +253,7 @@ export async function pretrainCommand(engine: Engine, args: Args): Promise<numbe
     const files = await saveBase(base, id, `pretrained ${trainer.step} steps`, 'text_encoder.onnx');
     writeBaseDir(out, files, exportTextEncoderOnnx(base.textEncoder.config, await base.textEncoder.toHost()));
   });
-  if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks }, cfgScale, compute));
+  if (evalEvery) chunkEvals.push(await evaluateChunk(engine, trainer, base, id, work, { prompts: evalEvery, tasks: evalTasks, resolution: res, seed: seed + 3 }, cfgScale, compute));
   writeMetrics();
   trainer.release();
 
@@ -285,6 +291,19 @@ interface ChunkEval {
   sampleSteps: number;
   overall: number;
   perTask: Record<string, number>;
+  /** Shape use and loss by noise level of the same weights (absent in records from before they were measured). */
+  shapeUse?: ShapeUse;
+  noiseLoss?: NoiseLoss;
+}
+
+/** "a / b / c (mean image)" over PROBE_SIGMAS. */
+function fmtNoiseLoss(n: NoiseLoss | undefined): string {
+  return n ? `${PROBE_SIGMAS.map((s) => n.bySigma[s].toFixed(4)).join(' / ')} (${n.meanImage.toFixed(4)})` : '';
+}
+
+function fmtShapeUse(u: ShapeUse | undefined): string {
+  const pct = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
+  return u ? `${pct(u.small)} / ${pct(u.large)} %` : '';
 }
 
 /** Sampling steps of the chunk evaluation: the issue's yardstick is 20 Euler steps. */
@@ -292,7 +311,7 @@ const CHUNK_EVAL_STEPS = 20;
 
 /** A generous estimate of a chunk evaluation's time, so a chunk stops early enough to run it. */
 function chunkEvalMs(prompts: number): number {
-  return prompts ? 30_000 + prompts * 4_000 : 0;
+  return prompts ? 120_000 + prompts * 4_000 : 0; // ~80 s of bundle and probes (chunk-probes.ts), 40 s to spare
 }
 
 function readWorkMetrics(path: string, step: number): { captionUse: CaptionUse[]; separation: WordSeparation[]; evals: ChunkEval[]; compute: Compute | null; recipe: RecipePhase[] | null } {
@@ -330,20 +349,24 @@ async function withWeights<R>(trainer: Trainer, weights: Map<string, Float32Arra
   }
 }
 
-/** Scores what would ship now (the weight average if kept) on held-out prompts, as the model card's curve. */
-async function evaluateChunk(engine: Engine, trainer: Trainer, base: LoadedBase, id: string, work: string, which: { prompts: number; tasks: Task[] | undefined }, cfgScale: number, compute: Compute): Promise<ChunkEval> {
+/**
+ * The chunk's end, for the model card's curve: the evaluator on held-out prompts, and the probes on unseen single
+ * objects (their own stream, `seed`), both of what would ship now (the weight average when the run keeps one).
+ */
+async function evaluateChunk(engine: Engine, trainer: Trainer, base: LoadedBase, id: string, work: string, which: { prompts: number; tasks: Task[] | undefined; resolution: number; seed: number }, cfgScale: number, compute: Compute): Promise<ChunkEval> {
   const prompts = which.prompts;
   const dir = join(work, 'eval-bundle');
-  await withWeights(trainer, await trainer.emaWeights(), async () => {
+  const probes = await withWeights(trainer, await trainer.emaWeights(), async () => {
     writeBaseDir(dir, await saveBase(base, id, `chunk evaluation at step ${trainer.step}`));
+    return chunkProbes(trainer, which.resolution, which.seed);
   });
   const loaded = readBaseDir(engine, dir, 'the evaluation bundle was not written');
   try {
     const r = await evaluateModel(engine, loaded, { prompts, tasks: which.tasks, stepCounts: [CHUNK_EVAL_STEPS], cfgScale, driftSamples: 0 });
     const at = r.byStep[0];
-    const e: ChunkEval = { step: trainer.step, images: compute.images, hours: compute.seconds / 3600, prompts: r.prompts.length, ...(which.tasks ? { tasks: which.tasks } : {}), sampleSteps: CHUNK_EVAL_STEPS, overall: at.overall, perTask: at.perTask };
+    const e: ChunkEval = { step: trainer.step, images: compute.images, hours: compute.seconds / 3600, prompts: r.prompts.length, ...(which.tasks ? { tasks: which.tasks } : {}), sampleSteps: CHUNK_EVAL_STEPS, overall: at.overall, perTask: at.perTask, ...probes };
     const per = Object.entries(at.perTask).map(([t, v]) => `${t} ${v.toFixed(2)}`).join(', ');
-    console.log(`evaluator at step ${trainer.step} (${compute.images.toLocaleString('en-US')} images): overall ${e.overall.toFixed(3)} on ${e.prompts} held-out prompts${which.tasks ? ` (${which.tasks.join(', ')} only)` : ''}, ${CHUNK_EVAL_STEPS} steps: ${per}`);
+    console.log(`evaluator at step ${trainer.step} (${compute.images.toLocaleString('en-US')} images): overall ${e.overall.toFixed(3)} on ${e.prompts} held-out prompts${which.tasks ? ` (${which.tasks.join(', ')} only)` : ''}, ${CHUNK_EVAL_STEPS} steps: ${per}; shape use ${fmtShapeUse(probes.shapeUse)}; clean-image error at σ ${PROBE_SIGMAS.join(' / ')} ${fmtNoiseLoss(probes.noiseLoss)} (mean image in brackets)`);
     return e;
   } finally {
     loaded.model.release();
@@ -498,7 +521,7 @@ function modelCard(c: CardInput): string {
     '## Training',
     '',
     `- Data: \`builtin:broad\` (seed ${c.cfg.seed}), ${c.images} distinct images at ${p.meta.resolution}×${p.meta.resolution}, ${seenTimes(c.cfg.max_train_steps * c.cfg.train_batch_size, c.images)}; captions replaced by the empty caption with probability ${c.dropout} (per image) for classifier-free guidance.`,
-    `- Flow matching (SFT, velocity = noise − data), logit-normal t, shift ${c.cfg.shift}; ${c.encoderLrScale > 0 ? 'denoiser and text encoder trained jointly, every parameter' : 'every parameter of the denoiser; the text encoder frozen at its seeded random initialisation (learning-rate scale 0: a random encoder keeps every word as far apart as every other, where a jointly trained one learned to amplify colour words and to squeeze shape words together; see the word separation below)'}.`,
+    `- Flow matching (SFT, velocity = noise − data), ${c.cfg.weighting_scheme === 'uniform' ? 'uniform t' : `logit-normal t (mean ${c.cfg.logit_mean}, std ${c.cfg.logit_std})`} (at the end; the recipe below gives each stretch of steps), shift ${c.cfg.shift}; ${c.encoderLrScale > 0 ? 'denoiser and text encoder trained jointly, every parameter' : 'every parameter of the denoiser; the text encoder frozen at its seeded random initialisation (learning-rate scale 0: a random encoder keeps every word as far apart as every other, where a jointly trained one learned to amplify colour words and to squeeze shape words together; see the word separation below)'}.`,
     `- ${c.cfg.max_train_steps} steps, batch ${c.cfg.train_batch_size}, AdamW lr ${c.cfg.learning_rate} (text encoder × ${c.encoderLrScale}; ${c.cfg.lr_warmup_steps} warm-up steps, cosine to 0), betas (${c.cfg.adam_beta1}, ${c.cfg.adam_beta2}), weight decay ${c.cfg.adam_weight_decay}, gradient clipping ${c.cfg.max_grad_norm}.`,
     ...(c.emaDecay ? [`- The bundle holds an exponential moving average of the weights (decay ${c.emaDecay}), updated after every step; the last weights are in the checkpoint.`] : []),
     `- Loss (mean of the last 10 steps): ${lastLoss.toFixed(4)}. Validation loss (32 unseen broad images, fixed noise): ${c.validation.map((v) => `${v.step}: ${v.loss.toFixed(4)}`).filter((_, i, a) => i % Math.ceil(a.length / 8) === 0 || i === a.length - 1).join(', ')}. Curve: loss.png.`,
@@ -531,11 +554,11 @@ function chunkCurve(evals: ChunkEval[]): string[] {
   return [
     '## Score against images seen',
     '',
-    `At the end of every chunk, ${evals[0].sampleSteps} Euler steps, on held-out prompts (all tasks spread evenly, or only the tasks named; a task a row did not score is blank):`,
+    `At the end of every chunk, ${evals[0].sampleSteps} Euler steps, on held-out prompts (all tasks spread evenly, or only the tasks named; a task a row did not score is blank). Shape use: the loss increase with the shape word swapped, on ${PROBE_IMAGES} unseen small / large single objects (0: the model ignores shape words). Clean-image error: the mean squared error of x̂0 = x − σ·v̂ on the same images at fixed noise levels; at σ = 1 a model that knows nothing scores the images' variance around their mean image (given in brackets), and one above it invents layouts out of the noise:`,
     '',
-    '| step | images | hours | prompts | overall | ' + tasks.join(' | ') + ' |',
-    '|---:|---:|---:|---|---:|' + tasks.map(() => '---:').join('|') + '|',
-    ...evals.map((e) => `| ${e.step} | ${e.images.toLocaleString('en-US')} | ${e.hours.toFixed(2)} | ${e.prompts}${e.tasks ? ` (${e.tasks.join(', ')})` : ''} | ${e.overall.toFixed(3)} | ${tasks.map((t) => (e.perTask[t] === undefined ? '' : e.perTask[t].toFixed(3))).join(' | ')} |`),
+    '| step | images | hours | prompts | overall | ' + tasks.join(' | ') + ' | shape use small / large | clean-image error σ ' + PROBE_SIGMAS.join(' / ') + ' |',
+    '|---:|---:|---:|---|---:|' + tasks.map(() => '---:').join('|') + '|---:|---:|',
+    ...evals.map((e) => `| ${e.step} | ${e.images.toLocaleString('en-US')} | ${e.hours.toFixed(2)} | ${e.prompts}${e.tasks ? ` (${e.tasks.join(', ')})` : ''} | ${e.overall.toFixed(3)} | ${tasks.map((t) => (e.perTask[t] === undefined ? '' : e.perTask[t].toFixed(3))).join(' | ')} | ${fmtShapeUse(e.shapeUse)} | ${fmtNoiseLoss(e.noiseLoss)} |`),
     '',
   ];
 }

@@ -23,6 +23,10 @@ export const ATTENTION_TARGETS = [
 
 export const MLP_TARGETS = ['ff.net.0.proj', 'ff.net.2', 'ff_context.net.0.proj', 'ff_context.net.2'] as const;
 
+/** What a full fine-tune is extracted into by default (CLI and studio alike): it changed every linear, and the
+ * MLPs hold about half of the weights it changed, so attention alone would drop that part of the change. */
+export const EXTRACTION_TARGETS = [...ATTENTION_TARGETS, ...MLP_TARGETS] as const;
+
 export interface LoraConfig {
   rank: number;
   alpha: number;

@@ -15,7 +15,7 @@ import type { Engine } from '../tensor/engine';
 import { add, addScaled, div, lerp, scale, sub } from '../tensor/ops/elementwise';
 import { expand, perSampleMse, sum } from '../tensor/ops/reduce';
 import type { Rng } from '../tensor/ops/rng';
-import { concat, split } from '../tensor/ops/shape';
+import { concat, contiguousStrides, gatherStrided, split } from '../tensor/ops/shape';
 import type { Tensor } from '../tensor/tensor';
 import type { TrainConfig } from './config';
 import type { Batch, MethodStep, StepContext, Unconditional } from './methods/method';
@@ -57,10 +57,18 @@ export interface AuxItems {
   paths: number[];
 }
 
-/** Rows `idx` of a batch-major tensor (all rows: the tensor itself). */
+/**
+ * Rows `idx` of a batch-major tensor (all rows: the tensor itself; a row may repeat). A tensor no gradient flows
+ * into has only the rows taken copied (Flow-GRPO's micro-batches take a few of a round's samples); one on the tape
+ * is split into every row, so the backward joins the rows' gradients.
+ */
 export function rows(t: Tensor, idx: readonly number[]): Tensor {
   const B = t.shape[0];
   if (idx.length === B && idx.every((v, i) => v === i)) return t;
+  if (!t.requiresGrad) {
+    const row = [1, ...t.shape.slice(1)];
+    return concat(idx.map((i) => gatherStrided(t, row, contiguousStrides(t.shape), (i * t.size) / B, 1, 'row')), 0);
+  }
   const parts = split(t, new Array(B).fill(1), 0);
   return concat(idx.map((i) => parts[i]), 0);
 }

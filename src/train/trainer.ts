@@ -411,20 +411,17 @@ export class Trainer {
   }
 
   /**
-   * The flow-matching (SFT) loss on the validation examples with fixed noise and t, without gradient: the
-   * same draws for every run, so SFT and SOAR curves are comparable. With `emptyCaptions` every caption is
-   * replaced by the empty one (not recorded in `validation`): the difference to the captioned loss is how
-   * much the model reads its captions (0 for a model that ignores them).
+   * The flow-matching (SFT) loss on the validation examples with fixed noise and t, without gradient: the same
+   * draws for every run, so SFT and SOAR curves are comparable. Variants for probes (not recorded in the
+   * validation history): every caption empty (the difference to the captioned loss is how much the model reads
+   * its captions), other images (`data`, the first `count` of them), each caption rewritten (`caption`, e.g.
+   * with a word swapped: a loss that does not rise means the model ignores that word), or every image at one
+   * noise level (`sigma`, after the shift: where in the noise range a model fails).
    */
-  /**
-   * The flow-matching loss on the validation images with fixed noise and t. Variants for probes (not recorded in
-   * the validation history): every caption empty, other images (`data`), or each caption rewritten (`caption`,
-   * e.g. with a word swapped: a loss that does not rise means the model ignores that word).
-   */
-  async validationLoss(opts: { emptyCaptions?: boolean; data?: TrainingData; caption?: (caption: string) => string } = {}): Promise<number> {
+  async validationLoss(opts: { emptyCaptions?: boolean; data?: TrainingData; count?: number; caption?: (caption: string) => string; sigma?: number } = {}): Promise<number> {
     const e = this.engine;
     const data = opts.data ?? this.opts.validation ?? this.data;
-    const n = Math.min(this.opts.validationCount ?? 8, data.size);
+    const n = Math.min(opts.count ?? this.opts.validationCount ?? 8, data.size);
     const examples = Array.from({ length: n }, (_, i) => data.example(i));
     const captions = await this.hostCaptions(examples.map((x) => (opts.emptyCaptions ? '' : opts.caption ? opts.caption(x.caption) : x.caption)));
     const rng = new Rng(VALIDATION_SEED);
@@ -434,7 +431,7 @@ export class Trainer {
         const z1 = rng.randn(e, z0.shape, 'val.z1');
         const normals = rng.randnHost(n);
         const uniforms = rng.randHost(n);
-        const sigma = Float32Array.from({ length: n }, (_, i) => shiftSigma(sampleT(this.config.weighting_scheme, normals[i], uniforms[i], this.config.logit_mean, this.config.logit_std), this.config.shift));
+        const sigma = Float32Array.from({ length: n }, (_, i) => opts.sigma ?? shiftSigma(sampleT(this.config.weighting_scheme, normals[i], uniforms[i], this.config.logit_mean, this.config.logit_std), this.config.shift));
         const v = this.model.forward(
           {
             x: lerp(z0, z1, e.fromArray(sigma, [n])),
@@ -448,7 +445,7 @@ export class Trainer {
     );
     const value = await loss.item();
     loss.release();
-    if (!opts.emptyCaptions && !opts.data && !opts.caption) this.validation.push({ step: this.step, loss: value });
+    if (!opts.emptyCaptions && !opts.data && !opts.caption && opts.count === undefined && opts.sigma === undefined) this.validation.push({ step: this.step, loss: value });
     return value;
   }
 

@@ -3,13 +3,13 @@
 // LoRAs, with how much of each module's change the chosen rank keeps. The worker does the work (extract.ts); the
 // page only hands it the File objects, which are read a tensor at a time, never whole.
 import { useState, type ChangeEvent } from 'react';
-import { ATTENTION_TARGETS, MLP_TARGETS } from '../model/lora';
+import { ATTENTION_TARGETS, EXTRACTION_TARGETS } from '../model/lora';
 import { studio, useStudioStore } from '../store/studio';
 import { Progress } from './DatasetPanel';
 import { ProblemNotice } from './Section';
 
 const RANKS = [1, 2, 4, 8, 16, 32, 64, 128];
-const TARGETS = { attention: [...ATTENTION_TARGETS], 'attention-mlp': [...ATTENTION_TARGETS, ...MLP_TARGETS] };
+const TARGETS = { attention: [...ATTENTION_TARGETS], 'attention-mlp': [...EXTRACTION_TARGETS] };
 /** `webkitdirectory` is not in React's input props; it is a plain boolean attribute. */
 const FOLDER_PICKER = { webkitdirectory: '', directory: '' } as Record<string, string>;
 /** What a transformer folder holds that matters (weights, index, config): the rest is not sent to the worker. */
@@ -21,7 +21,7 @@ export function FineTuneImport() {
   const ex = useStudioStore((s) => s.extraction);
   const baseReady = useStudioStore((s) => s.base.status === 'ready');
   const [rank, setRank] = useState(8);
-  const [targets, setTargets] = useState<keyof typeof TARGETS>('attention');
+  const [targets, setTargets] = useState<keyof typeof TARGETS>('attention-mlp') // the CLI's default too;
   const busy = ex.running !== null;
   const start = (name: string, files: Array<{ path: string; file: File }>) => studio.extractLora(name, files, rank, TARGETS[targets]);
 
@@ -64,7 +64,7 @@ export function FineTuneImport() {
           <span className="muted small">Modules</span>
           <select value={targets} onChange={(e) => setTargets(e.currentTarget.value as keyof typeof TARGETS)} disabled={busy} data-testid="extract-targets">
             <option value="attention">attention (8 projections)</option>
-            <option value="attention-mlp">attention + MLP</option>
+            <option value="attention-mlp">attention + MLP (every linear a fine-tune changed)</option>
           </select>
         </label>
       </div>

@@ -51,6 +51,15 @@ describe('pretrain and demo commands', () => {
     const metrics = JSON.parse(readFileSync(join(dir, 'chunks', 'work', 'metrics.json'), 'utf8')) as { compute: { images: number; chunks: number }; evals: Array<{ step: number }> };
     expect(metrics.compute).toMatchObject({ images: 48, chunks: 2 });
     expect(metrics.evals.map((x) => x.step)).toEqual([first.step, 24]);
+    // Every chunk's end probes the weight average on unseen single objects: shape use per size, and the clean-image
+    // error at fixed noise levels, which grows with the noise.
+    for (const ev of metrics.evals as Array<{ shapeUse?: { small?: number; large?: number }; noiseLoss?: { bySigma: Record<string, number>; meanImage: number } }>) {
+      expect(Number.isFinite(ev.shapeUse?.small) && Number.isFinite(ev.shapeUse?.large)).toBe(true);
+      const bySigma = ev.noiseLoss!.bySigma;
+      expect(Object.keys(bySigma).sort()).toEqual(['0.3', '0.5', '0.7', '0.9', '1']);
+      expect(bySigma['0.3']).toBeLessThan(bySigma['1']);
+      expect(ev.noiseLoss!.meanImage).toBeGreaterThan(0);
+    }
     expect((metrics as unknown as { recipe: unknown[] }).recipe).toHaveLength(1); // --minutes is not part of the recipe
     // --stop-at ends a chunk at exactly that step; the resumed run is the same run.
     expect(await run('stopped', ['--stop-at', '5'])).toBe(0);
@@ -67,7 +76,7 @@ describe('pretrain and demo commands', () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-frozen-'));
     const run = (name: string, extra: string[]) =>
-      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '12', '--checkpoint-every', '100', '--ema', '0.9', '--text-encoder-lr-scale', '0', '--logit-mean', '0.5', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '0', ...extra])));
+      quiet(() => pretrainCommand(e, parseArgs(['--preset', 'tiny', '--batch', '2', '--steps', '12', '--checkpoint-every', '100', '--ema', '0.9', '--text-encoder-lr-scale', '0', '--logit-mean', '0.5', '--weighting', 'uniform', '--out', join(dir, name, 'out'), '--work', join(dir, name, 'work'), '--eval-prompts', '2', '--eval-steps', '2', '--chunk-eval-prompts', '0', ...extra])));
     const state = (name: string) => checkpointFromBytes(new Uint8Array(readFileSync(join(dir, name, 'work', 'checkpoint.safetensors'))));
     expect(await run('straight', [])).toBe(0);
     expect(await run('chunks', ['--stop-at', '5'])).toBe(0);
@@ -75,6 +84,7 @@ describe('pretrain and demo commands', () => {
     const [a, b] = [state('straight'), state('chunks')];
     expect(Object.keys(a.tensors).filter((n) => n.startsWith('text_'))).toEqual([]);
     expect(a.config.logit_mean).toBe(0.5); // --logit-mean: the noise levels it trains on lean high
+    expect(a.config.weighting_scheme).toBe('uniform'); // --weighting: every noise level alike
     // Caption and shape use are measured on the weight average (what ships), not on the trained weights.
     const metrics = JSON.parse(readFileSync(join(dir, 'straight', 'work', 'metrics.json'), 'utf8')) as { captionUse: Array<{ step: number; captioned: number; weights?: string }>; validation: Array<{ step: number; loss: number }> };
     const last = metrics.captionUse.at(-1)!;
@@ -82,6 +92,9 @@ describe('pretrain and demo commands', () => {
     expect(last.captioned).not.toBe(metrics.validation.find((v) => v.step === last.step)!.loss);
     expect(b.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
     for (const [name, t] of Object.entries(a.tensors)) expect(b.tensors[name].data, name).toEqual(t.data);
+    // A frozen encoder's word separation is a constant: measured at the first checkpoint only, across chunks too.
+    const chunked = JSON.parse(readFileSync(join(dir, 'chunks', 'work', 'metrics.json'), 'utf8')) as { separation: Array<{ step: number }> };
+    expect(chunked.separation.map((w) => w.step)).toEqual([5]);
     // The bundle's encoder is the seeded one, untouched.
     const out = join(dir, 'chunks', 'out');
     const shipped = loadBase(e, { manifest: readFileSync(join(out, 'model.json'), 'utf8'), transformer: new Uint8Array(readFileSync(join(out, 'transformer.safetensors'))), textEncoder: new Uint8Array(readFileSync(join(out, 'text_encoder.safetensors'))) });
@@ -143,11 +156,12 @@ describe('pretrain and demo commands', () => {
     expect(evaluated.byStep[0].steps).toBe(2);
   });
 
-  it('refuses a negative text encoder lr scale before training', async () => {
+  it('refuses bad recipe values (a negative text encoder lr scale, a logit mean or weighting that is not one) before training', async () => {
     const e = await getEngine();
     const dir = mkdtempSync(join(tmpdir(), 'soar-pretrain-'));
     await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--text-encoder-lr-scale', '-1', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/--text-encoder-lr-scale must be a number >= 0, got -1/);
     await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--logit-mean', 'high', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/logit_mean must be a number in \[-10, 10\], got NaN/);
+    await expect(pretrainCommand(e, parseArgs(['--preset', 'tiny', '--weighting', 'cosine', '--out', join(dir, 'o'), '--work', join(dir, 'w')]))).rejects.toThrow(/weighting_scheme must be logit_normal or uniform/);
   });
 
   it('demo trains SFT, SOAR, SFT at equal compute, Flow-GRPO and SOAR then Flow-GRPO per seed and reports mean ± spread with each arm\'s compute', { timeout: 300_000 }, async () => {

@@ -8,7 +8,7 @@ import type { Engine } from '../../tensor/engine';
 import { addScalar, addScaled, scale, square, sub } from '../../tensor/ops/elementwise';
 import { clippedPolicyLoss, ratioOutsideClip } from '../../tensor/ops/policy';
 import { expand, mean, perSampleMse } from '../../tensor/ops/reduce';
-import { concat, contiguousStrides, gatherStrided, split } from '../../tensor/ops/shape';
+import { concat, split } from '../../tensor/ops/shape';
 import type { Tensor } from '../../tensor/tensor';
 import { sigmaSchedule } from '../../sample/sampler';
 import type { TrainConfig } from '../config';
@@ -359,18 +359,6 @@ function concatenated(ps: GrpoPrepared[]): GrpoPrepared {
   };
 }
 
-/**
- * Rows `idx` of a per-sample tensor no gradient flows into (states, log-probs, conditioning), as `rows` but
- * copying only the rows taken: a micro-batch takes its share of a round's samples.
- */
-function sampleRows(t: Tensor, idx: readonly number[]): Tensor {
-  const B = t.shape[0];
-  if (idx.length === B && idx.every((v, i) => v === i)) return t;
-  const strides = contiguousStrides(t.shape);
-  const row = [1, ...t.shape.slice(1)];
-  return concat(idx.map((i) => gatherStrided(t, row, strides, (i * t.size) / B, 1, 'sample_row')), 0);
-}
-
 function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: Prepared }): GrpoStep {
   const p = ctx.prepared as GrpoPrepared | undefined;
   if (!p) throw new Error('Flow-GRPO: the step needs its sampled group (the loop calls prepare first)');
@@ -412,7 +400,7 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
   const partScalars = parts.map(({ s, kept, steps }) => {
     const weight = kept.length / trainedCount;
     const adv = e.fromArray(Float32Array.from(kept, (i) => advantages[i]), [kept.length], 'advantages');
-    const cond = { context: sampleRows(p.context, kept), pooled: sampleRows(p.pooled, kept) };
+    const cond = { context: rows(p.context, kept), pooled: rows(p.pooled, kept) };
     // Per trained step: the policy term, the KL (β > 0) and the reference's two diagnostics of how far the policy
     // moved since it sampled: approx_kl = ½·mean((log p − log p_old)²) and clipfrac = the share of samples whose
     // ratio is outside the clip range (both 0 on policy; later updates of a round see them rise).
@@ -425,9 +413,9 @@ function step(_batch: Batch, cfg: TrainConfig, ctx: StepContext & { prepared?: P
     // step); each step's graph is freed after its backward.
     for (const j of steps) {
       const t = s.transitions[j];
-      const x = sampleRows(p.states[j], kept);
-      const xNext = sampleRows(p.states[j + 1], kept);
-      const logpOld = sampleRows(p.logProbs[j]!, kept);
+      const x = rows(p.states[j], kept);
+      const xNext = rows(p.states[j + 1], kept);
+      const logpOld = rows(p.logProbs[j]!, kept);
       const v = guidedVelocity(ctx, x, t.sigma, cond, cfg.sample_guidance_scale, guided && cfg.train_cfg);
       const coefs = new Array(kept.length).fill(t.coefs);
       const mu = applyStep(e, x, v, null, coefs);
